@@ -1,0 +1,18 @@
+/* liaisonctl — the command-line client. Each command lives in its own
+ * ctl_<command>.c and is dispatched from main.c. */
+#ifndef LIAISON_CTL_CTL_H
+#define LIAISON_CTL_CTL_H
+
+/* Exit codes scripts can trust. */
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_FAILURE = 1, /* the server or the environment failed */
+    CTL_EXIT_USAGE = 2,   /* the command line is wrong */
+    CTL_EXIT_REFUSED = 3, /* the request was understood and refused */
+};
+
+/* Each command gets argv with argv[0] = the command's name. */
+int ctl_due(int argc, char **argv);
+int ctl_migrate(int argc, char **argv);
+
+#endif
