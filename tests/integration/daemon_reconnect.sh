@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A running daemon outlives a PostgreSQL restart and a Redis restart: /readyz
+# reports each outage while it lasts and recovers by itself afterwards.
+cd "$(dirname "$0")/../.."
+source tests/lib/tap.sh
+B=${B:-build}
+[ -f var/services.env ] || skip_all "local services not set up (scripts/services up)"
+source var/services.env
+scripts/write-config var >/dev/null
+
+PORT=7491
+export LIAISON_INTAKE_HTTP_PORT=$PORT
+LOG=$B/test-logs/daemon_reconnect.daemon.log
+"$B/bin/liaison-intake" --config var/liaison.ini >"$LOG" 2>&1 &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; scripts/services up >/dev/null' EXIT
+URL=http://127.0.0.1:$PORT
+
+ok "daemon answers /healthz" wait_for 10 is_code 200 "$URL/healthz"
+ok "daemon is ready with PostgreSQL and Redis up" wait_for 10 is_code 200 "$URL/readyz"
+
+scripts/services pg-stop >/dev/null
+ok "/readyz reports the PostgreSQL outage" wait_for 10 is_code 503 "$URL/readyz"
+ok "/readyz names postgres while it is down" bash -c "curl -s $URL/readyz | grep -q postgres"
+ok "/healthz still answers during the outage" is_code 200 "$URL/healthz"
+scripts/services pg-start >/dev/null
+ok "daemon reconnects to PostgreSQL by itself" wait_for 20 is_code 200 "$URL/readyz"
+
+scripts/services redis-stop >/dev/null
+ok "/readyz reports the Redis outage" wait_for 10 is_code 503 "$URL/readyz"
+ok "/readyz names redis while it is down" bash -c "curl -s $URL/readyz | grep -q redis"
+scripts/services redis-start >/dev/null
+ok "daemon reconnects to Redis by itself" wait_for 20 is_code 200 "$URL/readyz"
+
+ok "daemon still runs" kill -0 $PID
+kill -TERM $PID
+ok "SIGTERM stops it cleanly (exit 0)" wait $PID
+tap_done
