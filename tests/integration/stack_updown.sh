@@ -32,5 +32,8 @@ ours() { # any process whose executable or arguments point into this tree
 }
 ok "no daemon of ours is left" bash -c "! pgrep -f '$ROOT/$B/bin/liaison-'"
 ok "no process of ours is left" bash -c "$(declare -f ours); ROOT=$ROOT; ! ours"
+source var/services.env
+ok "PostgreSQL is stopped" bash -c "! pg_isready -q -h 127.0.0.1 -p $LIAISON_PG_PORT"
+ok "Redis is stopped" bash -c "! redis-cli -p $LIAISON_REDIS_PORT ping"
 ok "nothing answers on 7401 after down" bash -c "! curl -s -m 1 http://127.0.0.1:7401/healthz"
 tap_done
