@@ -188,3 +188,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# Parts of the build that belong to one subsystem (chaos tests, benchmarks).
+-include $(sort $(wildcard mk/*.mk))
