@@ -60,14 +60,14 @@
 
 #include "ctl/ctl.h"
 
-#define MIGRATE_DEFAULT_CONFIG "var/admin.conf"
-#define MIGRATE_DEFAULT_SQL_DIR "deploy/sql"
+#define MIGRATE_DEFAULT_CONFIG      "var/admin.conf"
+#define MIGRATE_DEFAULT_SQL_DIR     "deploy/sql"
 #define MIGRATE_DEFAULT_SECRETS_DIR "var/secrets"
 /* The advisory lock every migrator takes: the bytes of "liaison" as a bigint. */
-#define MIGRATE_LOCK_KEY "30515164586667886"
-#define MIGRATE_LOCK_WAIT "120s"
-#define MIGRATE_LOCK_TIMEOUT "30s"
-#define MIGRATE_MAX_FILE (16u << 20)
+#define MIGRATE_LOCK_KEY            "30515164586667886"
+#define MIGRATE_LOCK_WAIT           "120s"
+#define MIGRATE_LOCK_TIMEOUT        "30s"
+#define MIGRATE_MAX_FILE            (16u << 20)
 #define MIGRATE_SUPERUSER_DIRECTIVE "-- liaison-migrate: superuser"
 
 /* In dependency order of their event streams (ARCHITECTURE.md §1). */
@@ -204,7 +204,8 @@ static int s_config_load(migrate_config_t *c, const char *path)
         if (*s == '[') {
             char *end = strchr(s, ']');
             if (end == NULL || *s_trim(end + 1) != '\0') {
-                s_error("%s:%d: syntax error: expected \"[section]\" or \"key = value\"", path, lineno);
+                s_error("%s:%d: syntax error: expected \"[section]\" or \"key = value\"", path,
+                        lineno);
                 errors++;
                 continue;
             }
@@ -244,8 +245,8 @@ static int s_config_load(migrate_config_t *c, const char *path)
             continue;
         }
         if (set_on[idx]) {
-            s_error("%s:%d: [migrate] duplicate key \"%s\" (first set on line %d)", path, lineno, key,
-                    set_on[idx]);
+            s_error("%s:%d: [migrate] duplicate key \"%s\" (first set on line %d)", path, lineno,
+                    key, set_on[idx]);
             errors++;
             continue;
         }
@@ -372,8 +373,9 @@ static int s_load_files(plan_t *plan, const char *sql_dir)
         for (size_t i = 0; i < SERVICE_COUNT; i++)
             known = known || strcmp(de->d_name, s_services[i]) == 0;
         if (!known) {
-            s_error("%s/%s: not a service (expected one of intake, routing, deadline, notify, report)",
-                    sql_dir, de->d_name);
+            s_error(
+                "%s/%s: not a service (expected one of intake, routing, deadline, notify, report)",
+                sql_dir, de->d_name);
             errors++;
         }
     }
@@ -631,7 +633,8 @@ static void s_first_word(const char *s, char *word, size_t cap)
 /* ---- the database -------------------------------------------------------- */
 
 /* Run one command; on failure print what failed and return -1. */
-static int s_exec(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params)
+static int s_exec(PGconn *conn, const char *what, const char *sql, int nparams,
+                  const char *const *params)
 {
     PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
@@ -686,8 +689,8 @@ static PGconn *s_connect(const char *dsn)
 
 static int s_lock(PGconn *conn)
 {
-    PGresult *res = s_query(conn, "advisory lock", "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")",
-                            0, NULL);
+    PGresult *res = s_query(conn, "advisory lock",
+                            "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL);
     if (res == NULL)
         return -1;
     bool got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -698,7 +701,8 @@ static int s_lock(PGconn *conn)
             MIGRATE_LOCK_WAIT);
     if (s_exec(conn, "lock timeout", "SET lock_timeout = '" MIGRATE_LOCK_WAIT "'", 0, NULL) != 0)
         return -1;
-    int rc = s_exec(conn, "advisory lock", "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL);
+    int rc =
+        s_exec(conn, "advisory lock", "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL);
     return rc;
 }
 
@@ -720,11 +724,12 @@ static int s_load_records(PGconn *conn, plan_t *plan)
     int failed = 0;
     if (!s_meta_exists(conn, &failed))
         return failed ? -1 : 0;
-    PGresult *res = s_query(conn, "reading the migration record",
-                            "SELECT service, version, name, sha256,"
-                            " to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || 'Z'"
-                            " FROM liaison_meta.migrations ORDER BY service, version",
-                            0, NULL);
+    PGresult *res =
+        s_query(conn, "reading the migration record",
+                "SELECT service, version, name, sha256,"
+                " to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || 'Z'"
+                " FROM liaison_meta.migrations ORDER BY service, version",
+                0, NULL);
     if (res == NULL)
         return -1;
     int rows = PQntuples(res);
@@ -745,7 +750,8 @@ static int s_load_records(PGconn *conn, plan_t *plan)
 static record_t *s_record_of(plan_t *plan, const migration_t *m)
 {
     for (size_t i = 0; i < plan->n_records; i++)
-        if (plan->records[i].version == m->version && strcmp(plan->records[i].service, m->service) == 0)
+        if (plan->records[i].version == m->version &&
+            strcmp(plan->records[i].service, m->service) == 0)
             return &plan->records[i];
     return NULL;
 }
@@ -781,9 +787,10 @@ static int s_check(plan_t *plan, bool quiet)
         rec->seen = true;
         if (strcmp(rec->sha256, m->sha256) != 0) {
             if (!quiet)
-                s_error("%s: changed after it was applied on %s (recorded sha256 %.12s…, file %.12s…); "
-                        "an applied migration is never edited: add a new one",
-                        m->path, rec->applied_at, rec->sha256, m->sha256);
+                s_error(
+                    "%s: changed after it was applied on %s (recorded sha256 %.12s…, file %.12s…); "
+                    "an applied migration is never edited: add a new one",
+                    m->path, rec->applied_at, rec->sha256, m->sha256);
             problems++;
         }
     }
@@ -791,8 +798,8 @@ static int s_check(plan_t *plan, bool quiet)
         record_t *rec = &plan->records[i];
         if (!rec->seen) {
             if (!quiet)
-                s_error("%s %03d %s: applied on %s but its file is gone", rec->service, rec->version,
-                        rec->name, rec->applied_at);
+                s_error("%s %03d %s: applied on %s but its file is gone", rec->service,
+                        rec->version, rec->name, rec->applied_at);
             problems++;
         }
     }
@@ -837,7 +844,8 @@ static char *s_read_password(const char *secrets_dir, const char *service)
 static bool s_role_exists(PGconn *conn, const char *role, int *failed)
 {
     const char *params[] = {role};
-    PGresult *res = s_query(conn, "looking up roles", "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, params);
+    PGresult *res =
+        s_query(conn, "looking up roles", "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, params);
     if (res == NULL) {
         *failed = 1;
         return false;
@@ -872,7 +880,8 @@ static int s_exec_ident(PGconn *conn, const char *what, const char *before, cons
 }
 
 /* Step 2, in one transaction. services[] are the services that have files. */
-static int s_bootstrap(PGconn *conn, const migrate_config_t *cfg, const char *const *services, size_t n)
+static int s_bootstrap(PGconn *conn, const migrate_config_t *cfg, const char *const *services,
+                       size_t n)
 {
     if (s_exec(conn, "bootstrap", "BEGIN", 0, NULL) != 0)
         return -1;
@@ -883,9 +892,10 @@ static int s_bootstrap(PGconn *conn, const migrate_config_t *cfg, const char *co
     PQclear(res);
 
     int rc = 0;
-    rc |= s_exec(conn, "creating schema liaison_meta", "CREATE SCHEMA IF NOT EXISTS liaison_meta", 0, NULL);
-    rc |= s_exec(conn, "securing schema liaison_meta", "REVOKE ALL ON SCHEMA liaison_meta FROM PUBLIC", 0,
-                 NULL);
+    rc |= s_exec(conn, "creating schema liaison_meta", "CREATE SCHEMA IF NOT EXISTS liaison_meta",
+                 0, NULL);
+    rc |= s_exec(conn, "securing schema liaison_meta",
+                 "REVOKE ALL ON SCHEMA liaison_meta FROM PUBLIC", 0, NULL);
     rc |= s_exec(conn, "creating liaison_meta.migrations",
                  "CREATE TABLE IF NOT EXISTS liaison_meta.migrations ("
                  " service text NOT NULL,"
@@ -902,8 +912,10 @@ static int s_bootstrap(PGconn *conn, const migrate_config_t *cfg, const char *co
                  0, NULL);
     /* Only our roles connect; nobody creates in public (PG 15 already
      * revokes CREATE there; say it anyway, and USAGE too). */
-    rc |= s_exec_ident(conn, "securing the database", "REVOKE ALL ON DATABASE ", db, " FROM PUBLIC");
-    rc |= s_exec(conn, "securing schema public", "REVOKE ALL ON SCHEMA public FROM PUBLIC", 0, NULL);
+    rc |=
+        s_exec_ident(conn, "securing the database", "REVOKE ALL ON DATABASE ", db, " FROM PUBLIC");
+    rc |=
+        s_exec(conn, "securing schema public", "REVOKE ALL ON SCHEMA public FROM PUBLIC", 0, NULL);
     if (rc != 0)
         goto fail_db;
 
@@ -951,10 +963,14 @@ static int s_bootstrap(PGconn *conn, const migrate_config_t *cfg, const char *co
                     cfg->secrets_dir, services[i], role);
         }
         char grant[256];
-        snprintf(grant, sizeof grant, " TO %s", role); /* role names are [a-z_]: no quoting needed */
-        rc |= s_exec_ident(conn, "granting CONNECT", "GRANT CONNECT, TEMPORARY ON DATABASE ", db, grant);
-        rc |= s_exec_ident(conn, "granting the record", "GRANT USAGE ON SCHEMA liaison_meta TO ", role, "");
-        rc |= s_exec_ident(conn, "granting the record", "GRANT SELECT ON liaison_meta.migrations TO ", role, "");
+        snprintf(grant, sizeof grant, " TO %s",
+                 role); /* role names are [a-z_]: no quoting needed */
+        rc |= s_exec_ident(conn, "granting CONNECT", "GRANT CONNECT, TEMPORARY ON DATABASE ", db,
+                           grant);
+        rc |= s_exec_ident(conn, "granting the record", "GRANT USAGE ON SCHEMA liaison_meta TO ",
+                           role, "");
+        rc |= s_exec_ident(conn, "granting the record",
+                           "GRANT SELECT ON liaison_meta.migrations TO ", role, "");
         if (rc != 0)
             goto fail_db;
     }
@@ -1043,10 +1059,12 @@ static int s_apply(PGconn *conn, const migration_t *m)
     for (size_t i = 0; i < n; i++) {
         char word[16];
         s_first_word(st[i].text, word, sizeof word);
-        if (strcmp(word, "BEGIN") == 0 || strcmp(word, "COMMIT") == 0 || strcmp(word, "ROLLBACK") == 0 ||
-            strcmp(word, "START") == 0 || strcmp(word, "END") == 0 || strcmp(word, "ABORT") == 0) {
-            s_error("%s:%d: %s: a migration runs in a transaction of its own and must not manage it",
-                    m->path, st[i].line, word);
+        if (strcmp(word, "BEGIN") == 0 || strcmp(word, "COMMIT") == 0 ||
+            strcmp(word, "ROLLBACK") == 0 || strcmp(word, "START") == 0 ||
+            strcmp(word, "END") == 0 || strcmp(word, "ABORT") == 0) {
+            s_error(
+                "%s:%d: %s: a migration runs in a transaction of its own and must not manage it",
+                m->path, st[i].line, word);
             s_statements_free(st, n);
             return -1;
         }
@@ -1118,18 +1136,21 @@ static int s_status(plan_t *plan)
     for (size_t i = 0; i < plan->n_files; i++) {
         const migration_t *m = &plan->files[i];
         const record_t *rec = s_record_of(plan, m);
-        const char *state = rec == NULL ? "pending" : strcmp(rec->sha256, m->sha256) ? "changed" : "applied";
+        const char *state = rec == NULL                      ? "pending"
+                            : strcmp(rec->sha256, m->sha256) ? "changed"
+                                                             : "applied";
         printf("%-9s %03d     %-32s %-8s %s\n", m->service, m->version, m->name, state,
                rec ? rec->applied_at : "-");
     }
     for (size_t i = 0; i < plan->n_records; i++) {
         const record_t *rec = &plan->records[i];
         if (!rec->seen)
-            printf("%-9s %03d     %-32s %-8s %s\n", rec->service, rec->version, rec->name, "missing",
-                   rec->applied_at);
+            printf("%-9s %03d     %-32s %-8s %s\n", rec->service, rec->version, rec->name,
+                   "missing", rec->applied_at);
     }
     if (problems) {
-        s_error("%d problem%s: see \"changed\" and \"missing\" above", problems, problems == 1 ? "" : "s");
+        s_error("%d problem%s: see \"changed\" and \"missing\" above", problems,
+                problems == 1 ? "" : "s");
         return CTL_EXIT_FAILURE;
     }
     return CTL_EXIT_OK;
@@ -1162,7 +1183,8 @@ static int s_run(PGconn *conn, const migrate_config_t *cfg, plan_t *plan, bool d
     } else if (s_bootstrap(conn, cfg, services, n_services) != 0) {
         return CTL_EXIT_FAILURE;
     }
-    if (!dry_run && s_exec(conn, "lock timeout", "SET lock_timeout = '" MIGRATE_LOCK_TIMEOUT "'", 0, NULL))
+    if (!dry_run &&
+        s_exec(conn, "lock timeout", "SET lock_timeout = '" MIGRATE_LOCK_TIMEOUT "'", 0, NULL))
         return CTL_EXIT_FAILURE;
 
     size_t applied = 0, pending = 0;
@@ -1172,7 +1194,8 @@ static int s_run(PGconn *conn, const migrate_config_t *cfg, plan_t *plan, bool d
             continue;
         pending++;
         if (dry_run) {
-            printf("would apply %s/%s%s\n", m->service, m->name, m->superuser ? " (as administrator)" : "");
+            printf("would apply %s/%s%s\n", m->service, m->name,
+                   m->superuser ? " (as administrator)" : "");
             continue;
         }
         if (s_apply(conn, m) != 0)
@@ -1180,7 +1203,8 @@ static int s_run(PGconn *conn, const migrate_config_t *cfg, plan_t *plan, bool d
         applied++;
     }
     if (dry_run)
-        printf("dry run: %zu pending, %zu applied, nothing changed\n", pending, plan->n_files - pending);
+        printf("dry run: %zu pending, %zu applied, nothing changed\n", pending,
+               plan->n_files - pending);
     else if (applied == 0)
         printf("up to date: %zu migrations of %zu services applied\n", plan->n_files, n_services);
     else

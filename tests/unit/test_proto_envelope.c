@@ -407,7 +407,8 @@ static void test_type_names_are_full_message_names(void **state)
 {
     (void)state;
     assert_string_equal(liaison__v1__item_registered__descriptor.name, "liaison.v1.ItemRegistered");
-    assert_string_equal(liaison__v1__deadline_created__descriptor.name, "liaison.v1.DeadlineCreated");
+    assert_string_equal(liaison__v1__deadline_created__descriptor.name,
+                        "liaison.v1.DeadlineCreated");
     assert_string_equal(liaison__v1__envelope__descriptor.name, "liaison.v1.Envelope");
     assert_ptr_equal(s_lookup("liaison.v1.ItemApproved"), &liaison__v1__item_approved__descriptor);
     assert_null(s_lookup("ItemApproved"));
