@@ -36,6 +36,11 @@
  * quotes and comments understood) and sent one by one, so an error points
  * at its statement; a file must not BEGIN or COMMIT itself.
  *
+ * SQL shared by several services lives in <sql_dir>/_<name>/ and is taken
+ * by each service through a symbolic link (<service>/NNN_x.sql ->
+ * ../_<name>/NNN_x.sql): written with unqualified names, it creates its
+ * objects in the schema of the service that applies it.
+ *
  * --status lists every migration as applied, pending, changed or missing;
  * --dry-run says what a run would do and changes nothing.
  * Exit codes: 0 done, 1 failure (database, files, checksum), 2 usage.
@@ -364,10 +369,14 @@ static int s_load_files(plan_t *plan, const char *sql_dir)
         s_error("%s: cannot open the SQL directory: %s", sql_dir, strerror(errno));
         return -1;
     }
-    /* Every directory must be a known service: a typo must not be skipped. */
+    /* Every directory must be a known service: a typo must not be skipped.
+     * A directory whose name starts with '_' holds SQL shared by several
+     * services (the bus tables in _bus): a service takes such a file by a
+     * symbolic link in its own directory, so it runs, is versioned and is
+     * recorded as that service's migration, in that service's schema. */
     struct dirent *de;
     while ((de = readdir(top)) != NULL) {
-        if (de->d_name[0] == '.')
+        if (de->d_name[0] == '.' || de->d_name[0] == '_')
             continue;
         bool known = false;
         for (size_t i = 0; i < SERVICE_COUNT; i++)
