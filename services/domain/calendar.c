@@ -10,8 +10,11 @@
 
 #define S_MAX_FILE (1024 * 1024)  /* bytes of calendar text */
 #define S_MAX_DAYS 200000         /* declared days (ranges expanded) per calendar */
-#define S_MAX_COURTS 4096
-#define S_MAX_NAMES 60000         /* distinct names (fits the uint16 index) */
+#define S_MAX_COURTS 1024
+/* Bytes of all per-court day tables together: a few courts with a few years
+ * need kilobytes; this bounds what hostile input can make us allocate. */
+#define S_MAX_COURT_TABLES (64u * 1024 * 1024)
+#define S_MAX_NAMES 2048          /* distinct names (a real calendar has a few dozen) */
 
 /* One declared day: a rest day or a make-up working day. */
 typedef struct {
@@ -44,6 +47,7 @@ struct domain_calendar {
     size_t nyears, capyears;
     s_entries_t entries; /* the national notices' days */
     char **names;        /* names[0] is unused: "no name" */
+    size_t *name_len;
     size_t nnames, capnames;
     s_court_t *courts;
     size_t ncourts, capcourts;
@@ -134,8 +138,10 @@ static int s_year_cmp(const void *a, const void *b)
 /* Interns a name; returns its index (>= 1) or 0 on failure. */
 static uint16_t s_intern(domain_calendar_t *self, const char *name, size_t len)
 {
-    for (size_t i = 1; i < self->nnames; i++)
-        if (strlen(self->names[i]) == len && memcmp(self->names[i], name, len) == 0)
+    /* Linear, newest first: names repeat in runs, and S_MAX_NAMES keeps the
+     * worst case of hostile input small. */
+    for (size_t i = self->nnames - 1; i >= 1; i--)
+        if (self->name_len[i] == len && memcmp(self->names[i], name, len) == 0)
             return (uint16_t)i;
     if (self->nnames >= S_MAX_NAMES)
         return 0;
@@ -145,6 +151,10 @@ static uint16_t s_intern(domain_calendar_t *self, const char *name, size_t len)
         if (!v)
             return 0;
         self->names = v;
+        size_t *l = realloc(self->name_len, cap * sizeof *l);
+        if (!l)
+            return 0;
+        self->name_len = l;
         self->capnames = cap;
     }
     char *copy = malloc(len + 1);
@@ -153,6 +163,7 @@ static uint16_t s_intern(domain_calendar_t *self, const char *name, size_t len)
     memcpy(copy, name, len);
     copy[len] = '\0';
     self->names[self->nnames] = copy;
+    self->name_len[self->nnames] = len;
     return (uint16_t)self->nnames++;
 }
 
@@ -250,8 +261,8 @@ static int s_build_court(domain_calendar_t *self, s_court_t *c)
     free(c->name);
     c->kind = NULL;
     c->name = NULL;
-    if (self->count == 0)
-        return 0;
+    if (self->count == 0 || c->entries.n == 0)
+        return 0; /* no table: the court uses the national one */
     c->kind = malloc((size_t)self->count);
     c->name = malloc((size_t)self->count * sizeof *c->name);
     if (!c->kind || !c->name)
@@ -291,10 +302,24 @@ static int s_build(domain_calendar_t *self)
         }
         s_apply(self, self->kind, self->name, &self->entries, false);
     }
+    size_t tables = 0;
+    for (size_t i = 0; i < self->ncourts; i++)
+        tables += self->courts[i].entries.n > 0;
+    if ((uint64_t)tables * (uint64_t)self->count * 3u > S_MAX_COURT_TABLES)
+        return -2;
     for (size_t i = 0; i < self->ncourts; i++)
         if (s_build_court(self, &self->courts[i]) < 0)
             return -1;
     return 0;
+}
+
+/* Would one more court table stay within S_MAX_COURT_TABLES? */
+static bool s_room_for_court_table(const domain_calendar_t *self)
+{
+    size_t tables = 1;
+    for (size_t i = 0; i < self->ncourts; i++)
+        tables += self->courts[i].entries.n > 0;
+    return (uint64_t)tables * (uint64_t)self->count * 3u <= S_MAX_COURT_TABLES;
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -305,7 +330,10 @@ domain_calendar_t *domain_calendar_new(void)
     if (!self)
         return NULL;
     self->names = calloc(32, sizeof *self->names);
-    if (!self->names) {
+    self->name_len = calloc(32, sizeof *self->name_len);
+    if (!self->names || !self->name_len) {
+        free(self->names);
+        free(self->name_len);
         free(self);
         return NULL;
     }
@@ -326,6 +354,7 @@ void domain_calendar_destroy(domain_calendar_t **self_p)
     for (size_t i = 1; i < self->nnames; i++)
         free(self->names[i]);
     free(self->names);
+    free(self->name_len);
     for (size_t i = 0; i < self->ncourts; i++) {
         free(self->courts[i].entries.v);
         free(self->courts[i].kind);
@@ -694,7 +723,12 @@ domain_calendar_t *domain_calendar_parse(const char *text, size_t len, char *err
         if (s_check_duplicates(&p, &self->courts[i].entries, where) < 0)
             goto fail;
     }
-    if (s_build(self) < 0) {
+    int built = s_build(self);
+    if (built == -2) {
+        s_err(err, errsize, 0, "too many courts with their own days for the calendar's span of years");
+        goto fail;
+    }
+    if (built < 0) {
         s_err(err, errsize, 0, "out of memory");
         goto fail;
     }
@@ -754,6 +788,10 @@ int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain
     s_court_t *c = s_court_find(self, court);
     if (!c && !(c = s_court_add(self, court, strlen(court)))) {
         s_err(err, errsize, 0, "too many courts");
+        return -1;
+    }
+    if (c->entries.n == 0 && !s_room_for_court_table(self)) {
+        s_err(err, errsize, 0, "too many courts with their own days for the calendar's span of years");
         return -1;
     }
     int32_t d = domain_date_to_days(date);
