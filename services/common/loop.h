@@ -18,7 +18,8 @@
 
 typedef struct loop_t loop_t;
 
-/* events: ZMQ_POLLIN / ZMQ_POLLOUT (the same bits as POLLIN/POLLOUT). */
+/* events: ZMQ_POLLIN / ZMQ_POLLOUT (ZMQ_POLLERR may come back in revents).
+ * These are not the bits of poll(2): ZMQ_POLLOUT is 2, POLLOUT is 4. */
 typedef int(loop_socket_fn)(loop_t *loop, void *socket, short revents, void *arg);
 typedef int(loop_fd_fn)(loop_t *loop, int fd, short revents, void *arg);
 typedef int(loop_timer_fn)(loop_t *loop, int timer_id, void *arg);
