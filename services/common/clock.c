@@ -30,8 +30,7 @@ static char *dup_error(const char *msg)
     return strdup(msg);
 }
 
-liaison_clock_t *clock_new(const char *mode, const char *deployment, const char *file,
-                           char **error)
+liaison_clock_t *clock_new(const char *mode, const char *deployment, const char *file, char **error)
 {
     const char *msg = NULL;
     liaison_clock_t *self = NULL;

@@ -33,12 +33,12 @@ typedef struct {
     const char *key;
     type_t type;
     const char *def;
-    int64_t min, max; /* int: value range; duration: ms range */
+    int64_t min, max;    /* int: value range; duration: ms range */
     const char *choices; /* enum: "a|b|c" */
     unsigned flags;
 } key_def_t;
 
-#define MIB (1024 * 1024)
+#define MIB    (1024 * 1024)
 #define DAY_MS (24LL * 3600 * 1000)
 
 static const key_def_t s_keys[] = {
@@ -75,8 +75,7 @@ static const struct {
     {"report", "http_port", "7405"},
     {"intake", "postgres_dsn", "host=127.0.0.1 port=5432 dbname=liaison user=liaison_intake"},
     {"routing", "postgres_dsn", "host=127.0.0.1 port=5432 dbname=liaison user=liaison_routing"},
-    {"deadline", "postgres_dsn",
-     "host=127.0.0.1 port=5432 dbname=liaison user=liaison_deadline"},
+    {"deadline", "postgres_dsn", "host=127.0.0.1 port=5432 dbname=liaison user=liaison_deadline"},
     {"notify", "postgres_dsn", "host=127.0.0.1 port=5432 dbname=liaison user=liaison_notify"},
     {"report", "postgres_dsn", "host=127.0.0.1 port=5432 dbname=liaison user=liaison_report"},
 };
@@ -589,8 +588,8 @@ static void parse_file(config_t *self, FILE *f, errbuf_t *err)
                 continue;
             }
             if (entry_set(e, secret, reason, sizeof reason) < 0)
-                err_add(err, "%s:%d: [%s] %s: bad value \"%s\": expected %s", path, lineno,
-                        section, e->def->key, shown(e, secret), reason);
+                err_add(err, "%s:%d: [%s] %s: bad value \"%s\": expected %s", path, lineno, section,
+                        e->def->key, shown(e, secret), reason);
             else
                 entry_origin(e, "%s:%d", path, lineno);
             free(secret);

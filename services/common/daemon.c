@@ -14,7 +14,7 @@
 
 #include "common/log.h"
 
-#define MAX_HOOKS 16
+#define MAX_HOOKS     16
 #define DRAIN_POLL_MS 50
 
 typedef struct {
@@ -131,7 +131,10 @@ int daemon_add_ready_check(daemon_t *self, const char *name, http_ready_fn *fn, 
         free(copy);
         return -1;
     }
-    self->checks[self->n_checks++] = (check_t){copy, fn, arg};
+    check_t *c = &self->checks[self->n_checks++];
+    c->name = copy;
+    c->fn = fn;
+    c->arg = arg;
     return 0;
 }
 
@@ -220,8 +223,7 @@ redis_t *daemon_redis(daemon_t *self)
         log_error("redis: cannot start", "host=%s port=%d", host, port);
         return NULL;
     }
-    log_info("redis: connecting", "host=%s port=%d password=%s", host, port,
-             log_redact(password));
+    log_info("redis: connecting", "host=%s port=%d password=%s", host, port, log_redact(password));
     if (daemon_add_ready_check(self, "redis", redis_is_ready, self->redis) < 0) {
         redis_destroy(&self->redis);
         return NULL;
@@ -273,8 +275,8 @@ static void reload(daemon_t *self)
         return;
     }
     /* what cannot change without a restart is kept, and said so */
-    static const char *const fixed[] = {"http_address", "http_port", "postgres_dsn",
-                                        "redis_host", "redis_port"};
+    static const char *const fixed[] = {"http_address", "http_port", "postgres_dsn", "redis_host",
+                                        "redis_port"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         const char *a = config_str(self->config, self->name, fixed[i]);
         const char *b = config_str(fresh, self->name, fixed[i]);
@@ -419,11 +421,11 @@ daemon_t *daemon_new(const char *name, int argc, char **argv, int *exit_code)
         log_error("cannot take signals", "error=%s", strerror(errno));
         goto fail;
     }
-    self->dependency_up = metrics_add_gauge(
-        self->metrics, "liaison_dependency_up",
-        "1 when the dependency's readiness check passes, else 0.", "dependency");
-    self->reloads_total = metrics_add_counter(
-        self->metrics, "liaison_config_reloads_total", "SIGHUP reloads, by result.", "result");
+    self->dependency_up =
+        metrics_add_gauge(self->metrics, "liaison_dependency_up",
+                          "1 when the dependency's readiness check passes, else 0.", "dependency");
+    self->reloads_total = metrics_add_counter(self->metrics, "liaison_config_reloads_total",
+                                              "SIGHUP reloads, by result.", "result");
     metrics_family_t *start = metrics_add_gauge(self->metrics, "liaison_process_start_time_seconds",
                                                 "Start time of the process, Unix seconds.", NULL);
     metrics_set(metrics_series(start), (double)time(NULL));

@@ -17,8 +17,8 @@
 #include "common/log.h"
 
 #define MAX_SEGMENTS 16
-#define MAX_PARAMS 8
-#define MAX_HEADERS 8
+#define MAX_PARAMS   8
+#define MAX_HEADERS  8
 
 typedef struct route_t {
     char *method;
@@ -92,26 +92,46 @@ static double mono_seconds(void)
 const char *http_status_title(unsigned status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
 
@@ -161,7 +181,8 @@ static void mhd_kick(http_server_t *self)
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-static void mhd_logger(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -376,8 +397,7 @@ int http_respond_problem(http_request_t *req, unsigned status, const char *code,
 
 int http_respond_bad_json(http_request_t *req)
 {
-    return http_respond_problem(req, 400, "invalid_json",
-                                "The request body must be a JSON object.",
+    return http_respond_problem(req, 400, "invalid_json", "The request body must be a JSON object.",
                                 "请求正文必须是 JSON 对象。", NULL);
 }
 
@@ -513,8 +533,7 @@ fail:
     return -1;
 }
 
-int http_server_add_ready_check(http_server_t *self, const char *name, http_ready_fn *fn,
-                                void *arg)
+int http_server_add_ready_check(http_server_t *self, const char *name, http_ready_fn *fn, void *arg)
 {
     ready_t *c = calloc(1, sizeof *c);
     if (!c || !(c->name = strdup(name))) {
@@ -594,12 +613,11 @@ static int on_readyz(http_request_t *req, void *arg)
         snprintf(en, sizeof en, "Not ready: %s unavailable.", names);
         snprintf(zh, sizeof zh, "服务未就绪：%s 不可用。", names);
     }
-    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:b}", "type",
-                          self->draining ? "urn:liaison:problem:shutting_down"
-                                         : "urn:liaison:problem:not_ready",
-                          "title", http_status_title(503), "status", 503, "code", code, "detail",
-                          en, "detail_zh", zh, "instance", req->path, "failing", failing, "checks",
-                          checks, "draining", self->draining);
+    json_t *p = json_pack(
+        "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:b}", "type",
+        self->draining ? "urn:liaison:problem:shutting_down" : "urn:liaison:problem:not_ready",
+        "title", http_status_title(503), "status", 503, "code", code, "detail", en, "detail_zh", zh,
+        "instance", req->path, "failing", failing, "checks", checks, "draining", self->draining);
     char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     json_decref(p);
     if (!text)
@@ -647,8 +665,7 @@ static void dispatch(http_server_t *self, http_request_t *req)
                                  "This method is not allowed on this resource.",
                                  "该资源不支持此请求方法。", NULL);
         } else {
-            http_respond_problem(req, 404, "not_found", "No such resource.", "资源不存在。",
-                                 NULL);
+            http_respond_problem(req, 404, "not_found", "No such resource.", "资源不存在。", NULL);
         }
         return;
     }
@@ -692,8 +709,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *con_cls = req;
         pending_add(self, req);
         /* refuse an announced oversize body before reading it */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > self->body_limit) {
             req->too_large = true;
             dispatch(self, req);
@@ -807,12 +824,12 @@ http_server_t *http_server_new(loop_t *loop, metrics_t *metrics, const char *add
     self->listen_fd = listen_socket(address ? address : "127.0.0.1", port, &self->port);
     if (self->listen_fd < 0)
         goto fail;
-    self->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access,
-        self, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, self, MHD_OPTION_LISTEN_SOCKET,
-        self->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)512, MHD_OPTION_END);
+    self->mhd =
+        MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+                         NULL, on_access, self, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, self,
+                         MHD_OPTION_LISTEN_SOCKET, self->listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, self, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512, MHD_OPTION_END);
     if (!self->mhd) {
         log_error("http: cannot start server", "port=%d", self->port);
         goto fail;

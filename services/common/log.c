@@ -159,11 +159,21 @@ static void buf_add_value(buf_t *b, const char *v, bool force)
     buf_addc(b, '"');
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         switch (*p) {
-        case '"': buf_add(b, "\\\"", 2); break;
-        case '\\': buf_add(b, "\\\\", 2); break;
-        case '\n': buf_add(b, "\\n", 2); break;
-        case '\r': buf_add(b, "\\r", 2); break;
-        case '\t': buf_add(b, "\\t", 2); break;
+        case '"':
+            buf_add(b, "\\\"", 2);
+            break;
+        case '\\':
+            buf_add(b, "\\\\", 2);
+            break;
+        case '\n':
+            buf_add(b, "\\n", 2);
+            break;
+        case '\r':
+            buf_add(b, "\\r", 2);
+            break;
+        case '\t':
+            buf_add(b, "\\t", 2);
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f) {
                 char esc[5];
@@ -334,7 +344,9 @@ static void fields_format(buf_t *b, const char *fmt, va_list ap)
             else
                 EMIT(va_arg(ap, unsigned int));
             break;
-        case 'c': EMIT(va_arg(ap, int)); break;
+        case 'c':
+            EMIT(va_arg(ap, int));
+            break;
         case 'f':
         case 'F':
         case 'e':
@@ -348,7 +360,9 @@ static void fields_format(buf_t *b, const char *fmt, va_list ap)
             else
                 EMIT(va_arg(ap, double));
             break;
-        case 'p': EMIT(va_arg(ap, void *)); break;
+        case 'p':
+            EMIT(va_arg(ap, void *));
+            break;
         default:
             /* unknown conversion: the format is wrong; write it verbatim */
             buf_adds(b, spec);

@@ -62,8 +62,8 @@ void log_vwrite(log_level_t level, const char *msg, const char *fields, va_list 
     } while (0)
 /* log_info("message", "key=%s n=%d", value, n) or log_info("message", NULL) */
 #define log_debug(msg, ...) LOG_AT_(LOG_LEVEL_DEBUG, msg, __VA_ARGS__)
-#define log_info(msg, ...) LOG_AT_(LOG_LEVEL_INFO, msg, __VA_ARGS__)
-#define log_warn(msg, ...) LOG_AT_(LOG_LEVEL_WARN, msg, __VA_ARGS__)
+#define log_info(msg, ...)  LOG_AT_(LOG_LEVEL_INFO, msg, __VA_ARGS__)
+#define log_warn(msg, ...)  LOG_AT_(LOG_LEVEL_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) LOG_AT_(LOG_LEVEL_ERROR, msg, __VA_ARGS__)
 
 /* The marker that stands in for a secret: "[redacted]" for a non-empty

@@ -47,8 +47,8 @@ static void ad_add(adouble_t *a, double d)
 struct metrics_series_t {
     metrics_family_t *family;
     char **values;
-    adouble_t value;         /* counter, gauge; histogram: sum */
-    _Atomic uint64_t count;  /* histogram */
+    adouble_t value;           /* counter, gauge; histogram: sum */
+    _Atomic uint64_t count;    /* histogram */
     _Atomic uint64_t *buckets; /* histogram: non-cumulative counts, n_buckets + 1 (+Inf) */
     metrics_series_t *next;
 };
@@ -77,8 +77,7 @@ struct metrics_t {
     size_t n_hooks;
 };
 
-static const double s_default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                           0.5,   1,    2.5,   5,    10};
+static const double s_default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 metrics_t *metrics_new(void)
 {
@@ -264,8 +263,7 @@ metrics_family_t *metrics_add_gauge(metrics_t *self, const char *name, const cha
 }
 
 metrics_family_t *metrics_add_histogram(metrics_t *self, const char *name, const char *help,
-                                        const char *labels, const double *buckets,
-                                        size_t n_buckets)
+                                        const char *labels, const double *buckets, size_t n_buckets)
 {
     return add_family(self, M_HISTOGRAM, name, help, labels, buckets, n_buckets);
 }
@@ -274,7 +272,7 @@ metrics_series_t *metrics_series(metrics_family_t *f, ...)
 {
     if (!f)
         return NULL;
-    const char *values[METRICS_MAX_LABELS];
+    const char *values[METRICS_MAX_LABELS] = {0};
     va_list ap;
     va_start(ap, f);
     for (size_t i = 0; i < f->n_labels; i++) {

@@ -27,8 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define METRICS_MAX_SERIES 1000
-#define METRICS_MAX_LABELS 8
+#define METRICS_MAX_SERIES  1000
+#define METRICS_MAX_LABELS  8
 #define METRICS_MAX_BUCKETS 32
 
 typedef struct metrics_t metrics_t;

@@ -168,31 +168,39 @@ static void test_duplicate_key(void **state)
 
 static void test_bad_values(void **state)
 {
-    expect_error("[intake]\nhttp_port = 70000\n",
-                 "%s:2: [intake] http_port: bad value \"70000\": expected a port number from 0 to 65535");
-    expect_error("[intake]\nhttp_port = 80a\n",
-                 "%s:2: [intake] http_port: bad value \"80a\": expected a port number from 0 to 65535");
+    expect_error(
+        "[intake]\nhttp_port = 70000\n",
+        "%s:2: [intake] http_port: bad value \"70000\": expected a port number from 0 to 65535");
+    expect_error(
+        "[intake]\nhttp_port = 80a\n",
+        "%s:2: [intake] http_port: bad value \"80a\": expected a port number from 0 to 65535");
     expect_error("[intake]\nhttp_body_limit = 10\n",
-                 "%s:2: [intake] http_body_limit: bad value \"10\": expected an integer from 1024 to 67108864");
+                 "%s:2: [intake] http_body_limit: bad value \"10\": expected an integer from 1024 "
+                 "to 67108864");
     expect_error("[deadline]\ndrain_timeout = 5 seconds\n",
-                 "%s:2: [deadline] drain_timeout: bad value \"5 seconds\": expected a duration such as 200ms, 5s, 2m, 1h or 30d");
-    expect_error("[deadline]\ndrain_timeout = 11m\n",
-                 "%s:2: [deadline] drain_timeout: bad value \"11m\": expected a duration from 0s to 10m");
-    expect_error("[common]\nmode = prod\n",
-                 "%s:2: [common] mode: bad value \"prod\": expected one of: production, development, test");
+                 "%s:2: [deadline] drain_timeout: bad value \"5 seconds\": expected a duration "
+                 "such as 200ms, 5s, 2m, 1h or 30d");
+    expect_error(
+        "[deadline]\ndrain_timeout = 11m\n",
+        "%s:2: [deadline] drain_timeout: bad value \"11m\": expected a duration from 0s to 10m");
+    expect_error(
+        "[common]\nmode = prod\n",
+        "%s:2: [common] mode: bad value \"prod\": expected one of: production, development, test");
     expect_error("[common]\nclock_file =\n",
                  "%s:2: [common] clock_file: bad value \"\": expected a non-empty path");
     /* a secret is never echoed */
     expect_error("[intake]\nredis_password = \"bad\x01\"\n",
-                 "%s:2: [intake] redis_password: bad value \"[redacted]\": expected text without control characters");
+                 "%s:2: [intake] redis_password: bad value \"[redacted]\": expected text without "
+                 "control characters");
 }
 
 static void test_all_errors_reported(void **state)
 {
-    expect_error("[intake]\nhttp_port = x\nnope = 1\n[nowhere]\n",
-                 "%s:2: [intake] http_port: bad value \"x\": expected a port number from 0 to 65535\n"
-                 "%s:3: [intake] unknown key \"nope\"\n"
-                 "%s:4: unknown section [nowhere]");
+    expect_error(
+        "[intake]\nhttp_port = x\nnope = 1\n[nowhere]\n",
+        "%s:2: [intake] http_port: bad value \"x\": expected a port number from 0 to 65535\n"
+        "%s:3: [intake] unknown key \"nope\"\n"
+        "%s:4: unknown section [nowhere]");
 }
 
 static void test_env_override(void **state)
@@ -207,8 +215,9 @@ static void test_env_override(void **state)
     config_destroy(&cfg);
 
     setenv("LIAISON_INTAKE_HTTP_PORT", "huge", 1);
-    expect_error("", "environment LIAISON_INTAKE_HTTP_PORT: [intake] http_port: bad value \"huge\": "
-                     "expected a port number from 0 to 65535");
+    expect_error("",
+                 "environment LIAISON_INTAKE_HTTP_PORT: [intake] http_port: bad value \"huge\": "
+                 "expected a port number from 0 to 65535");
     unsetenv("LIAISON_INTAKE_HTTP_PORT");
     unsetenv("LIAISON_COMMON_LOG_LEVEL");
 
@@ -248,14 +257,15 @@ static void test_secret_from_file(void **state)
     snprintf(text, sizeof text, "[report]\npostgres_password_file = %s/none\n", s_dir);
     char want[512];
     snprintf(want, sizeof want,
-             "%%s:2: [report] postgres_password: cannot read key file \"%s/none\": No such file or directory",
+             "%%s:2: [report] postgres_password: cannot read key file \"%s/none\": No such file or "
+             "directory",
              s_dir);
     expect_error(text, want);
 
     snprintf(text, sizeof text, "[report]\npostgres_password = x\npostgres_password_file = %s\n",
              secret_path);
-    expect_error(text,
-                 "%s:3: [report] postgres_password: set both as postgres_password and as postgres_password_file");
+    expect_error(text, "%s:3: [report] postgres_password: set both as postgres_password and as "
+                       "postgres_password_file");
 }
 
 static void test_secret_from_env(void **state)

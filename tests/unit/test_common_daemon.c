@@ -27,8 +27,9 @@ static int setup(void **state)
         return -1;
     snprintf(s_ini, sizeof s_ini, "%s/liaison.ini", s_dir);
     FILE *f = fopen(s_ini, "w");
-    fprintf(f, "[common]\nmode = test\nclock = test\nclock_file = %s/testclock\n"
-               "[intake]\nhttp_port = 0\ndrain_timeout = 1s\n",
+    fprintf(f,
+            "[common]\nmode = test\nclock = test\nclock_file = %s/testclock\n"
+            "[intake]\nhttp_port = 0\ndrain_timeout = 1s\n",
             s_dir);
     fclose(f);
     static FILE *devnull;

@@ -63,8 +63,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 }
 
 /* One request; body may be NULL. chunked: send without Content-Length. */
-static void request(client_t *c, const char *method, const char *path, const char *body,
-                    size_t len, bool chunked)
+static void request(client_t *c, const char *method, const char *path, const char *body, size_t len,
+                    bool chunked)
 {
     reply_t *r = &c->replies[c->n++];
     CURL *curl = curl_easy_init();
@@ -133,8 +133,8 @@ static int on_items(http_request_t *req, void *arg)
         return http_respond_problem(req, 422, "field_required", "The title is required.",
                                     "标题为必填项。", "title");
     }
-    json_t *out = json_pack("{s:s, s:s}", "court", http_request_param(req, "court"), "title",
-                            title);
+    json_t *out =
+        json_pack("{s:s, s:s}", "court", http_request_param(req, "court"), "title", title);
     json_decref(body);
     return http_respond_json(req, 201, out);
 }
@@ -283,20 +283,25 @@ static void test_health_ready_metrics(void **state)
 
     assert_problem(&r[2], 503, "not_ready", NULL);
     json_t *p = parse(&r[2]);
-    assert_string_equal("postgres", json_string_value(json_array_get(json_object_get(p, "failing"), 0)));
-    assert_string_equal("failing",
-                        json_string_value(json_object_get(json_object_get(p, "checks"), "postgres")));
+    assert_string_equal("postgres",
+                        json_string_value(json_array_get(json_object_get(p, "failing"), 0)));
+    assert_string_equal(
+        "failing", json_string_value(json_object_get(json_object_get(p, "checks"), "postgres")));
     json_decref(p);
 
     assert_int_equal(200, r[3].status);
     assert_string_equal("text/plain; version=0.0.4; charset=utf-8", r[3].content_type);
     assert_non_null(strstr(r[3].body, "# TYPE liaison_http_requests_total counter\n"));
-    assert_non_null(strstr(
-        r[3].body, "liaison_http_requests_total{route=\"/healthz\",method=\"GET\",code=\"200\"} 1\n"));
-    assert_non_null(strstr(
-        r[3].body, "liaison_http_requests_total{route=\"/readyz\",method=\"GET\",code=\"503\"} 1\n"));
+    assert_non_null(
+        strstr(r[3].body,
+               "liaison_http_requests_total{route=\"/healthz\",method=\"GET\",code=\"200\"} 1\n"));
+    assert_non_null(
+        strstr(r[3].body,
+               "liaison_http_requests_total{route=\"/readyz\",method=\"GET\",code=\"503\"} 1\n"));
     assert_non_null(strstr(r[3].body, "# TYPE liaison_http_request_duration_seconds histogram\n"));
-    assert_non_null(strstr(r[3].body, "liaison_http_request_duration_seconds_count{route=\"/healthz\",method=\"GET\"} 1\n"));
+    assert_non_null(strstr(
+        r[3].body,
+        "liaison_http_request_duration_seconds_count{route=\"/healthz\",method=\"GET\"} 1\n"));
 }
 
 static void scenario_draining(void *arg)

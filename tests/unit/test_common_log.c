@@ -46,10 +46,11 @@ static void test_line_format(void **state)
     fflush(s_out);
     assert_true(strncmp(s_buf, "ts=", 3) == 0);
     /* ts=2024-05-01T08:30:00.123456Z */
-    assert_int_equal(strlen("ts=2024-05-01T08:30:00.123456Z"), (size_t)(strchr(s_buf, ' ') - s_buf));
+    assert_int_equal(strlen("ts=2024-05-01T08:30:00.123456Z"),
+                     (size_t)(strchr(s_buf, ' ') - s_buf));
     assert_int_equal('Z', strchr(s_buf, ' ')[-1]);
-    assert_string_equal(written(),
-                        "level=info daemon=intake msg=\"http listening\" port=7401 addr=127.0.0.1\n");
+    assert_string_equal(
+        written(), "level=info daemon=intake msg=\"http listening\" port=7401 addr=127.0.0.1\n");
 }
 
 static void test_no_fields(void **state)
@@ -63,17 +64,18 @@ static void test_quoting(void **state)
     const char *volatile none = NULL;
     log_error("x", "a=%s b=%s c=%s d=%s e=%s f=%s g=%s", "plain", "two words", "say \"hi\"",
               "line\nbreak", "", none, "k=v");
-    assert_string_equal(written(), "level=error daemon=intake msg=\"x\" a=plain b=\"two words\" "
-                                   "c=\"say \\\"hi\\\"\" d=\"line\\nbreak\" e=\"\" f=\"\" g=\"k=v\"\n");
+    assert_string_equal(written(),
+                        "level=error daemon=intake msg=\"x\" a=plain b=\"two words\" "
+                        "c=\"say \\\"hi\\\"\" d=\"line\\nbreak\" e=\"\" f=\"\" g=\"k=v\"\n");
 }
 
 static void test_quoting_control_and_utf8(void **state)
 {
-    log_info("代表建议已登记", "court=%s tab=%s bell=%s slash=%s", "北京市第一中级人民法院",
-             "a\tb", "\a", "c:\\x");
-    assert_string_equal(written(),
-                        "level=info daemon=intake msg=\"代表建议已登记\" court=北京市第一中级人民法院 "
-                        "tab=\"a\\tb\" bell=\"\\x07\" slash=\"c:\\\\x\"\n");
+    log_info("代表建议已登记", "court=%s tab=%s bell=%s slash=%s", "北京市第一中级人民法院", "a\tb",
+             "\a", "c:\\x");
+    assert_string_equal(
+        written(), "level=info daemon=intake msg=\"代表建议已登记\" court=北京市第一中级人民法院 "
+                   "tab=\"a\\tb\" bell=\"\\x07\" slash=\"c:\\\\x\"\n");
 }
 
 static void test_numeric_conversions(void **state)
@@ -154,8 +156,10 @@ static void test_redact(void **state)
     assert_null(strstr(s, "secret"));
     assert_non_null(strstr(s, "password=[redacted]"));
     free(s);
-    s = log_redact_conninfo("postgresql://intake:s3cr3t@db:5432/liaison?sslmode=require&password=x2");
-    assert_string_equal("postgresql://intake:[redacted]@db:5432/liaison?sslmode=require&password=[redacted]", s);
+    s = log_redact_conninfo(
+        "postgresql://intake:s3cr3t@db:5432/liaison?sslmode=require&password=x2");
+    assert_string_equal(
+        "postgresql://intake:[redacted]@db:5432/liaison?sslmode=require&password=[redacted]", s);
     free(s);
     s = log_redact_conninfo("postgres://intake@db/liaison");
     assert_string_equal("postgres://intake@db/liaison", s);
