@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/pg.h"
+#include "liaison/v1/bus.pb-c.h"
 
 static char tb_schema[64];
 static char tb_conninfo[1024];
