@@ -89,7 +89,7 @@ static void usage(FILE *out, const char *name)
 {
     fprintf(out,
             "usage: liaison-%s [--config FILE] [--check-config]\n"
-            "  --config FILE    configuration file (default: $LIAISON_CONFIG, else "
+            "  --config FILE    configuration file (default: $LIAISON_DAEMON_CONFIG, else "
             "./var/liaison.ini)\n"
             "  --check-config   validate the configuration, print it (secrets hidden), exit\n",
             name);
@@ -372,7 +372,7 @@ daemon_t *daemon_new(const char *name, int argc, char **argv, int *exit_code)
         }
     }
     if (!path)
-        path = getenv("LIAISON_CONFIG");
+        path = getenv("LIAISON_DAEMON_CONFIG");
     if (!path || !*path)
         path = "var/liaison.ini";
 

@@ -14,7 +14,7 @@
  *       return rc;
  *   }
  *
- * daemon_new: parses `--config FILE` (default $LIAISON_CONFIG, else
+ * daemon_new: parses `--config FILE` (default $LIAISON_DAEMON_CONFIG, else
  * ./var/liaison.ini) and `--check-config` (validate, print the settings
  * with secrets hidden, exit 0 or 1); loads and validates the config (every
  * error printed with file, line and key); sets the log level and daemon

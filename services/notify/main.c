@@ -12,7 +12,9 @@ int main(int argc, char **argv)
     daemon_t *d = daemon_new("notify", argc, argv, &rc);
     if (!d)
         return rc;
-    if (!daemon_postgres(d) || !daemon_redis(d))
+    /* Redis holds only the deadline daemon's timers (ARCHITECTURE.md §3): this
+     * daemon does not depend on it, and keeps working while it is down. */
+    if (!daemon_postgres(d))
         rc = 1;
     else
         rc = daemon_run(d);

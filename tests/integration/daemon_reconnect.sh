@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A running daemon outlives a PostgreSQL restart and a Redis restart: /readyz
+# A running daemon (deadline: it needs both servers) outlives a PostgreSQL restart and a Redis restart: /readyz
 # reports each outage while it lasts and recovers by itself afterwards.
 cd "$(dirname "$0")/../.."
 source tests/lib/tap.sh
@@ -9,9 +9,9 @@ source var/services.env
 scripts/write-config var >/dev/null
 
 PORT=7491
-export LIAISON_INTAKE_HTTP_PORT=$PORT
+export LIAISON_DEADLINE_HTTP_PORT=$PORT
 LOG=$B/test-logs/daemon_reconnect.daemon.log
-"$B/bin/liaison-intake" --config var/liaison.ini >"$LOG" 2>&1 &
+"$B/bin/liaison-deadline" --config var/liaison.ini >"$LOG" 2>&1 &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; scripts/services up >/dev/null' EXIT
 URL=http://127.0.0.1:$PORT
