@@ -54,6 +54,10 @@ struct daemon_t {
 
     metrics_family_t *dependency_up;
     metrics_family_t *reloads_total;
+    metrics_family_t *conn_events; /* connects, failures, disconnects, by dependency */
+    metrics_family_t *requests;    /* queries/commands sent, by dependency and outcome */
+    metrics_family_t *in_flight;
+    uint64_t seen[2][6]; /* [pg, redis] counters already added */
 };
 
 /* ---- systemd ------------------------------------------------------------ */
@@ -120,6 +124,50 @@ static void collect_dependencies(metrics_t *m, void *arg)
     for (size_t i = 0; i < self->n_checks; i++)
         metrics_set(metrics_series(self->dependency_up, self->checks[i].name),
                     self->checks[i].fn(self->checks[i].arg) ? 1 : 0);
+}
+
+/* pg_t and redis_t keep their own counters; the registry gets the growth
+ * since the last scrape, so the families stay Prometheus counters. */
+static void add_growth(metrics_series_t *series, uint64_t now, uint64_t *seen)
+{
+    if (now > *seen)
+        metrics_add(series, (double)(now - *seen));
+    *seen = now;
+}
+
+static void collect_connections(metrics_t *m, void *arg)
+{
+    daemon_t *self = arg;
+    if (self->pg) {
+        pg_stats_t st;
+        pg_stats(self->pg, &st);
+        uint64_t *seen = self->seen[0];
+        add_growth(metrics_series(self->conn_events, "postgres", "connect"), st.connects, &seen[0]);
+        add_growth(metrics_series(self->conn_events, "postgres", "connect_failure"),
+                   st.connect_failures, &seen[1]);
+        add_growth(metrics_series(self->conn_events, "postgres", "disconnect"), st.disconnects,
+                   &seen[2]);
+        add_growth(metrics_series(self->requests, "postgres", "sent"), st.queries, &seen[3]);
+        add_growth(metrics_series(self->requests, "postgres", "error"), st.query_errors, &seen[4]);
+        add_growth(metrics_series(self->requests, "postgres", "no_answer"), st.query_failures,
+                   &seen[5]);
+        metrics_set(metrics_series(self->in_flight, "postgres"), st.queued);
+    }
+    if (self->redis) {
+        redis_stats_t st;
+        redis_stats(self->redis, &st);
+        uint64_t *seen = self->seen[1];
+        add_growth(metrics_series(self->conn_events, "redis", "connect"), st.connects, &seen[0]);
+        add_growth(metrics_series(self->conn_events, "redis", "connect_failure"),
+                   st.connect_failures, &seen[1]);
+        add_growth(metrics_series(self->conn_events, "redis", "disconnect"), st.disconnects,
+                   &seen[2]);
+        add_growth(metrics_series(self->requests, "redis", "sent"), st.commands, &seen[3]);
+        add_growth(metrics_series(self->requests, "redis", "error"), st.command_errors, &seen[4]);
+        add_growth(metrics_series(self->requests, "redis", "no_answer"), st.command_failures,
+                   &seen[5]);
+        metrics_set(metrics_series(self->in_flight, "redis"), st.in_flight);
+    }
 }
 
 int daemon_add_ready_check(daemon_t *self, const char *name, http_ready_fn *fn, void *arg)
@@ -429,7 +477,18 @@ daemon_t *daemon_new(const char *name, int argc, char **argv, int *exit_code)
     metrics_family_t *start = metrics_add_gauge(self->metrics, "liaison_process_start_time_seconds",
                                                 "Start time of the process, Unix seconds.", NULL);
     metrics_set(metrics_series(start), (double)time(NULL));
-    if (metrics_on_collect(self->metrics, collect_dependencies, self) < 0)
+    self->conn_events = metrics_add_counter(
+        self->metrics, "liaison_dependency_connection_events_total",
+        "Connections opened, failed to open, and lost, by dependency.", "dependency,event");
+    self->requests = metrics_add_counter(
+        self->metrics, "liaison_dependency_requests_total",
+        "Queries (postgres) and commands (redis) sent, answered with an error, or never answered.",
+        "dependency,outcome");
+    self->in_flight =
+        metrics_add_gauge(self->metrics, "liaison_dependency_in_flight",
+                          "Queries or commands waiting for their answer.", "dependency");
+    if (metrics_on_collect(self->metrics, collect_dependencies, self) < 0 ||
+        metrics_on_collect(self->metrics, collect_connections, self) < 0)
         goto fail;
 
     const char *address = config_str(self->config, name, "http_address");
