@@ -667,6 +667,8 @@ static int s_line(s_parser_t *p, const char *s, size_t n)
 /* Two declarations of one day contradict each other or repeat: refuse both. */
 static int s_check_duplicates(s_parser_t *p, s_entries_t *e, const char *where)
 {
+    if (e->n < 2)
+        return 0;
     qsort(e->v, e->n, sizeof *e->v, s_entry_cmp);
     for (size_t i = 1; i < e->n; i++) {
         if (e->v[i].day == e->v[i - 1].day) {
