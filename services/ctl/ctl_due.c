@@ -35,20 +35,21 @@
 #include "domain/rules.h"
 
 #define S_CALENDAR_FILE "work-calendar.txt"
-#define S_MAX_FILE (1024 * 1024)
+#define S_MAX_FILE      (1024 * 1024)
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: liaisonctl due --from YYYY-MM-DD (--rule ID | --days N | --workdays N | --months N)\n"
-            "                      [--court C] [--explain] [--provisional]\n"
-            "                      [--calendar FILE] [--overrides FILE] [--zone ZONE]\n"
-            "\n"
-            "Prints the due date on the first line; --explain adds why.\n"
-            "Rules:");
+    fprintf(out, "usage: liaisonctl due --from YYYY-MM-DD (--rule ID | --days N | --workdays N | "
+                 "--months N)\n"
+                 "                      [--court C] [--explain] [--provisional]\n"
+                 "                      [--calendar FILE] [--overrides FILE] [--zone ZONE]\n"
+                 "\n"
+                 "Prints the due date on the first line; --explain adds why.\n"
+                 "Rules:");
     for (int i = 0; i < DOMAIN_RULE_COUNT; i++)
         fprintf(out, " %s", domain_rule_name((domain_rule_id_t)i));
-    fprintf(out, "\nExit: 0 ok, 1 environment (calendar file), 2 usage, 3 refused (unknown year, no due date).\n");
+    fprintf(out, "\nExit: 0 ok, 1 environment (calendar file), 2 usage, 3 refused (unknown year, "
+                 "no due date).\n");
 }
 
 /* Reads a whole (small) file; NULL with errno on failure. */
@@ -133,7 +134,8 @@ static int s_apply_overrides(const char *path, const char *court, domain_rules_t
     size_t len;
     char *text = s_slurp(path, &len);
     if (!text) {
-        fprintf(stderr, "liaisonctl due: cannot read overrides file %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "liaisonctl due: cannot read overrides file %s: %s\n", path,
+                strerror(errno));
         return -1;
     }
     int rc = 0, line = 0;
@@ -173,7 +175,8 @@ static int s_apply_overrides(const char *path, const char *court, domain_rules_t
         *eq = '\0';
         *dot = '\0';
         char err[200];
-        if (domain_rules_set(rules, s_trim(s), s_trim(dot + 1), s_trim(eq + 1), err, sizeof err) < 0) {
+        if (domain_rules_set(rules, s_trim(s), s_trim(dot + 1), s_trim(eq + 1), err, sizeof err) <
+            0) {
             fprintf(stderr, "liaisonctl due: %s:%d: %s\n", path, line, err);
             rc = -1;
             break;
@@ -186,12 +189,18 @@ static int s_apply_overrides(const char *path, const char *court, domain_rules_t
 int ctl_due(int argc, char **argv)
 {
     static const struct option s_opts[] = {
-        {"from", required_argument, NULL, 'f'},      {"rule", required_argument, NULL, 'r'},
-        {"days", required_argument, NULL, 'd'},      {"workdays", required_argument, NULL, 'w'},
-        {"months", required_argument, NULL, 'm'},    {"court", required_argument, NULL, 'c'},
-        {"explain", no_argument, NULL, 'e'},         {"provisional", no_argument, NULL, 'p'},
-        {"calendar", required_argument, NULL, 'C'},  {"overrides", required_argument, NULL, 'O'},
-        {"zone", required_argument, NULL, 'z'},      {"help", no_argument, NULL, 'h'},
+        {"from", required_argument, NULL, 'f'},
+        {"rule", required_argument, NULL, 'r'},
+        {"days", required_argument, NULL, 'd'},
+        {"workdays", required_argument, NULL, 'w'},
+        {"months", required_argument, NULL, 'm'},
+        {"court", required_argument, NULL, 'c'},
+        {"explain", no_argument, NULL, 'e'},
+        {"provisional", no_argument, NULL, 'p'},
+        {"calendar", required_argument, NULL, 'C'},
+        {"overrides", required_argument, NULL, 'O'},
+        {"zone", required_argument, NULL, 'z'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *from = NULL, *rule = NULL, *court = NULL, *calendar_path = NULL, *overrides = NULL;
@@ -215,8 +224,13 @@ int ctl_due(int argc, char **argv)
         case 'd':
         case 'w':
         case 'm':
-            period.unit = c == 'd' ? DOMAIN_UNIT_DAYS : c == 'w' ? DOMAIN_UNIT_WORKDAYS : DOMAIN_UNIT_MONTHS;
-            if (s_number(c == 'd' ? "--days" : c == 'w' ? "--workdays" : "--months", optarg, &period.amount) < 0)
+            period.unit = c == 'd'   ? DOMAIN_UNIT_DAYS
+                          : c == 'w' ? DOMAIN_UNIT_WORKDAYS
+                                     : DOMAIN_UNIT_MONTHS;
+            if (s_number(c == 'd'   ? "--days"
+                         : c == 'w' ? "--workdays"
+                                    : "--months",
+                         optarg, &period.amount) < 0)
                 return CTL_EXIT_USAGE;
             nperiods++;
             break;
@@ -242,7 +256,8 @@ int ctl_due(int argc, char **argv)
             s_usage(stdout);
             return CTL_EXIT_OK;
         default:
-            fprintf(stderr, "liaisonctl due: unknown or incomplete option \"%s\"\n", argv[optind - 1]);
+            fprintf(stderr, "liaisonctl due: unknown or incomplete option \"%s\"\n",
+                    argv[optind - 1]);
             s_usage(stderr);
             return CTL_EXIT_USAGE;
         }
@@ -253,12 +268,13 @@ int ctl_due(int argc, char **argv)
     }
     domain_date_t trigger;
     if (!from || domain_date_parse(from, &trigger) < 0) {
-        fprintf(stderr, "liaisonctl due: --from needs a real date YYYY-MM-DD%s%s%s\n", from ? " (got \"" : "",
-                from ? from : "", from ? "\")" : "");
+        fprintf(stderr, "liaisonctl due: --from needs a real date YYYY-MM-DD%s%s%s\n",
+                from ? " (got \"" : "", from ? from : "", from ? "\")" : "");
         return CTL_EXIT_USAGE;
     }
     if (nperiods != 1) {
-        fprintf(stderr, "liaisonctl due: give exactly one of --rule, --days, --workdays, --months\n");
+        fprintf(stderr,
+                "liaisonctl due: give exactly one of --rule, --days, --workdays, --months\n");
         return CTL_EXIT_USAGE;
     }
     domain_rule_id_t rule_id = DOMAIN_RULE_COUNT;
@@ -274,7 +290,9 @@ int ctl_due(int argc, char **argv)
     }
     domain_zone_t zone;
     if (domain_zone_find(zone_name, &zone) < 0) {
-        fprintf(stderr, "liaisonctl due: unknown time zone \"%s\" (known: Asia/Shanghai and its aliases, UTC)\n",
+        fprintf(stderr,
+                "liaisonctl due: unknown time zone \"%s\" (known: Asia/Shanghai and its aliases, "
+                "UTC)\n",
                 zone_name);
         return CTL_EXIT_USAGE;
     }
@@ -292,16 +310,18 @@ int ctl_due(int argc, char **argv)
 
     char *path = s_find_calendar(calendar_path);
     if (!path) {
-        fprintf(stderr,
-                "liaisonctl due: no work calendar found: set LIAISON_CALENDAR or run from the project "
-                "directory (deploy/calendar/%s)\n",
-                S_CALENDAR_FILE);
+        fprintf(
+            stderr,
+            "liaisonctl due: no work calendar found: set LIAISON_CALENDAR or run from the project "
+            "directory (deploy/calendar/%s)\n",
+            S_CALENDAR_FILE);
         return CTL_EXIT_FAILURE;
     }
     size_t len;
     char *text = s_slurp(path, &len);
     if (!text) {
-        fprintf(stderr, "liaisonctl due: cannot read the work calendar %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "liaisonctl due: cannot read the work calendar %s: %s\n", path,
+                strerror(errno));
         free(path);
         return CTL_EXIT_FAILURE;
     }
@@ -326,17 +346,20 @@ int ctl_due(int argc, char **argv)
     /* Compute from the trigger day's first instant so the explanation can
      * state when the last day ends in the court's zone. */
     if (domain_zone_start_of_day(&zone, trigger, &start) < 0) {
-        fprintf(stderr, "liaisonctl due: %s has no known offset in zone %s on that date\n", from, zone.name);
+        fprintf(stderr, "liaisonctl due: %s has no known offset in zone %s on that date\n", from,
+                zone.name);
         rc = CTL_EXIT_USAGE;
         goto done;
     }
     int r = rule ? domain_rules_due_at(&rules, rule_id, cal, court, &zone, start, flags, ex)
                  : domain_period_due_at(cal, court, &zone, &period, start, flags, ex);
     if (r < 0) {
-        fprintf(stderr, "liaisonctl due: refused (%s): %s\n", domain_due_status_name(ex->status), ex->error);
+        fprintf(stderr, "liaisonctl due: refused (%s): %s\n", domain_due_status_name(ex->status),
+                ex->error);
         if (ex->status == DOMAIN_DUE_UNKNOWN_YEAR)
-            fprintf(stderr, "hint: --provisional gives a date marked provisional, counting that year as an "
-                            "ordinary week\n");
+            fprintf(stderr,
+                    "hint: --provisional gives a date marked provisional, counting that year as an "
+                    "ordinary week\n");
         rc = ex->status == DOMAIN_DUE_INVALID ? CTL_EXIT_USAGE : CTL_EXIT_REFUSED;
         goto done;
     }

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAX_FILE (1024 * 1024)  /* bytes of calendar text */
-#define S_MAX_DAYS 200000         /* declared days (ranges expanded) per calendar */
+#define S_MAX_FILE   (1024 * 1024) /* bytes of calendar text */
+#define S_MAX_DAYS   200000        /* declared days (ranges expanded) per calendar */
 #define S_MAX_COURTS 1024
 /* Bytes of all per-court day tables together: a few courts with a few years
  * need kilobytes; this bounds what hostile input can make us allocate. */
 #define S_MAX_COURT_TABLES (64u * 1024 * 1024)
-#define S_MAX_NAMES 2048          /* distinct names (a real calendar has a few dozen) */
+#define S_MAX_NAMES        2048 /* distinct names (a real calendar has a few dozen) */
 
 /* One declared day: a rest day or a make-up working day. */
 typedef struct {
@@ -191,8 +191,8 @@ static bool s_court_id_valid(const char *id, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)id[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                  c == '-' || c == '.' || c >= 0x80;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.' || c >= 0x80;
         if (!ok)
             return false;
     }
@@ -237,7 +237,8 @@ static s_court_t *s_court_add(domain_calendar_t *self, const char *id, size_t le
 
 /* ---- building the per-day tables ----------------------------------------- */
 
-static void s_apply(domain_calendar_t *self, uint8_t *kind, uint16_t *name, const s_entries_t *e, bool court)
+static void s_apply(domain_calendar_t *self, uint8_t *kind, uint16_t *name, const s_entries_t *e,
+                    bool court)
 {
     for (size_t i = 0; i < e->n; i++) {
         uint32_t k = (uint32_t)(e->v[i].day - self->first);
@@ -298,7 +299,8 @@ static int s_build(domain_calendar_t *self)
             if (!known)
                 self->kind[i] = DOMAIN_DAY_UNKNOWN;
             else
-                self->kind[i] = domain_date_weekday(d) >= DOMAIN_SATURDAY ? DOMAIN_DAY_WEEKEND : DOMAIN_DAY_WORK;
+                self->kind[i] = domain_date_weekday(d) >= DOMAIN_SATURDAY ? DOMAIN_DAY_WEEKEND
+                                                                          : DOMAIN_DAY_WORK;
         }
         s_apply(self, self->kind, self->name, &self->entries, false);
     }
@@ -385,8 +387,8 @@ typedef struct {
 static int s_end_year(s_parser_t *p)
 {
     if (p->section == 1 && !p->year->notice) {
-        s_err(p->err, p->errsize, p->year_line, "[year %d] has no \"notice =\" line naming the State Council notice",
-              p->year->year);
+        s_err(p->err, p->errsize, p->year_line,
+              "[year %d] has no \"notice =\" line naming the State Council notice", p->year->year);
         return -1;
     }
     return 0;
@@ -421,8 +423,8 @@ static int s_section(s_parser_t *p, const char *s, size_t n)
             year = year * 10 + (arg[i] - '0');
         }
         if (!ok || year < DOMAIN_DATE_MIN_YEAR || year > DOMAIN_DATE_MAX_YEAR) {
-            s_err(p->err, p->errsize, p->line, "[year N] needs a four-digit year from %d to %d", DOMAIN_DATE_MIN_YEAR,
-                  DOMAIN_DATE_MAX_YEAR);
+            s_err(p->err, p->errsize, p->line, "[year N] needs a four-digit year from %d to %d",
+                  DOMAIN_DATE_MIN_YEAR, DOMAIN_DATE_MAX_YEAR);
             return -1;
         }
         if (s_year_find(p->cal, year)) {
@@ -451,7 +453,8 @@ static int s_section(s_parser_t *p, const char *s, size_t n)
     if (w == 5 && memcmp(s, "court", 5) == 0) {
         if (!s_court_id_valid(arg, an)) {
             s_err(p->err, p->errsize, p->line,
-                  "[court ID] needs an id of 1 to %d letters, digits, '_', '-', '.' or non-ASCII characters",
+                  "[court ID] needs an id of 1 to %d letters, digits, '_', '-', '.' or non-ASCII "
+                  "characters",
                   DOMAIN_CALENDAR_MAX_COURT - 1);
             return -1;
         }
@@ -467,8 +470,9 @@ static int s_section(s_parser_t *p, const char *s, size_t n)
         p->year = NULL;
         return 0;
     }
-    s_err(p->err, p->errsize, p->line, "unknown section \"[%.*s]\" (expected [year N] or [court ID])",
-          (int)(n > 40 ? 40 : n), s);
+    s_err(p->err, p->errsize, p->line,
+          "unknown section \"[%.*s]\" (expected [year N] or [court ID])", (int)(n > 40 ? 40 : n),
+          s);
     return -1;
 }
 
@@ -499,7 +503,8 @@ static int s_day_line(s_parser_t *p, bool rest, const char *v, size_t n)
         return -1;
     }
     if (!s_name_valid(name, nn)) {
-        s_err(p->err, p->errsize, p->line, "the name must be 1 to %d bytes of UTF-8 text without control characters",
+        s_err(p->err, p->errsize, p->line,
+              "the name must be 1 to %d bytes of UTF-8 text without control characters",
               DOMAIN_CALENDAR_MAX_NAME - 1);
         return -1;
     }
@@ -509,7 +514,8 @@ static int s_day_line(s_parser_t *p, bool rest, const char *v, size_t n)
         return -1;
     }
     if (db - da + 1 > DOMAIN_CALENDAR_MAX_RANGE) {
-        s_err(p->err, p->errsize, p->line, "a range may span at most %d days", DOMAIN_CALENDAR_MAX_RANGE);
+        s_err(p->err, p->errsize, p->line, "a range may span at most %d days",
+              DOMAIN_CALENDAR_MAX_RANGE);
         return -1;
     }
     if (p->section == 1) {
@@ -519,8 +525,10 @@ static int s_day_line(s_parser_t *p, bool rest, const char *v, size_t n)
         int32_t lo = domain_date_to_days(domain_date(y, 1, 1)) - 31;
         int32_t hi = domain_date_to_days(domain_date(y, 12, 31)) + 31;
         if (da < lo || db > hi) {
-            s_err(p->err, p->errsize, p->line, "date outside year %d (a notice may reach at most 31 days into the "
-                  "neighbouring year)", y);
+            s_err(p->err, p->errsize, p->line,
+                  "date outside year %d (a notice may reach at most 31 days into the "
+                  "neighbouring year)",
+                  y);
             return -1;
         }
     }
@@ -531,10 +539,12 @@ static int s_day_line(s_parser_t *p, bool rest, const char *v, size_t n)
     }
     s_entries_t *e = p->section == 1 ? &p->cal->entries : &p->court->entries;
     for (int32_t d = da; d <= db; d++) {
-        if (!rest && p->section == 1 && domain_date_weekday(domain_date_from_days(d)) < DOMAIN_SATURDAY) {
+        if (!rest && p->section == 1 &&
+            domain_date_weekday(domain_date_from_days(d)) < DOMAIN_SATURDAY) {
             char buf[DOMAIN_DATE_STRLEN];
             s_err(p->err, p->errsize, p->line,
-                  "make-up working day %s is not a Saturday or Sunday (weekdays are working days already)",
+                  "make-up working day %s is not a Saturday or Sunday (weekdays are working days "
+                  "already)",
                   domain_date_format(domain_date_from_days(d), buf));
             return -1;
         }
@@ -550,7 +560,8 @@ static int s_day_line(s_parser_t *p, bool rest, const char *v, size_t n)
     }
     return 0;
 bad_date:
-    s_err(p->err, p->errsize, p->line, "expected a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD, then a name");
+    s_err(p->err, p->errsize, p->line,
+          "expected a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD, then a name");
     return -1;
 }
 
@@ -580,7 +591,8 @@ static int s_key_line(s_parser_t *p, const char *s, size_t n)
             return -1;
         }
         if (!s_text_valid(v, vn, DOMAIN_CALENDAR_MAX_VERSION)) {
-            s_err(p->err, p->errsize, p->line, "version must be 1 to %d bytes of text", DOMAIN_CALENDAR_MAX_VERSION - 1);
+            s_err(p->err, p->errsize, p->line, "version must be 1 to %d bytes of text",
+                  DOMAIN_CALENDAR_MAX_VERSION - 1);
             return -1;
         }
         memcpy(p->cal->version, v, vn);
@@ -598,7 +610,8 @@ static int s_key_line(s_parser_t *p, const char *s, size_t n)
             return -1;
         }
         if (!s_text_valid(v, vn, DOMAIN_CALENDAR_MAX_NOTICE)) {
-            s_err(p->err, p->errsize, p->line, "notice must be 1 to %d bytes of text", DOMAIN_CALENDAR_MAX_NOTICE - 1);
+            s_err(p->err, p->errsize, p->line, "notice must be 1 to %d bytes of text",
+                  DOMAIN_CALENDAR_MAX_NOTICE - 1);
             return -1;
         }
         if (!(p->year->notice = strndup(v, vn))) {
@@ -617,8 +630,9 @@ static int s_key_line(s_parser_t *p, const char *s, size_t n)
         }
         return s_day_line(p, rest, v, vn);
     }
-    s_err(p->err, p->errsize, p->line, "unknown key \"%.*s\" (expected version, notice, rest or work)",
-          (int)(k > 40 ? 40 : k), s);
+    s_err(p->err, p->errsize, p->line,
+          "unknown key \"%.*s\" (expected version, notice, rest or work)", (int)(k > 40 ? 40 : k),
+          s);
     return -1;
 }
 
@@ -674,7 +688,8 @@ static int s_check_duplicates(s_parser_t *p, s_entries_t *e, const char *where)
         if (e->v[i].day == e->v[i - 1].day) {
             char buf[DOMAIN_DATE_STRLEN];
             s_err(p->err, p->errsize, e->v[i].line, "%s%s is already declared on line %d",
-                  domain_date_format(domain_date_from_days(e->v[i].day), buf), where, e->v[i - 1].line);
+                  domain_date_format(domain_date_from_days(e->v[i].day), buf), where,
+                  e->v[i - 1].line);
             return -1;
         }
     }
@@ -727,7 +742,8 @@ domain_calendar_t *domain_calendar_parse(const char *text, size_t len, char *err
     }
     int built = s_build(self);
     if (built == -2) {
-        s_err(err, errsize, 0, "too many courts with their own days for the calendar's span of years");
+        s_err(err, errsize, 0,
+              "too many courts with their own days for the calendar's span of years");
         goto fail;
     }
     if (built < 0) {
@@ -772,8 +788,8 @@ bool domain_calendar_has_court(const domain_calendar_t *self, const char *court)
     return self && s_court_find(self, court) != NULL;
 }
 
-int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain_date_t date, bool rest,
-                              const char *name, char *err, size_t errsize)
+int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain_date_t date,
+                              bool rest, const char *name, char *err, size_t errsize)
 {
     if (!self || !court || !s_court_id_valid(court, strnlen(court, DOMAIN_CALENDAR_MAX_COURT))) {
         s_err(err, errsize, 0, "invalid court id");
@@ -784,7 +800,8 @@ int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain
         return -1;
     }
     if (!name || !s_name_valid(name, strnlen(name, DOMAIN_CALENDAR_MAX_NAME))) {
-        s_err(err, errsize, 0, "the name must be 1 to %d bytes of UTF-8 text", DOMAIN_CALENDAR_MAX_NAME - 1);
+        s_err(err, errsize, 0, "the name must be 1 to %d bytes of UTF-8 text",
+              DOMAIN_CALENDAR_MAX_NAME - 1);
         return -1;
     }
     s_court_t *c = s_court_find(self, court);
@@ -793,14 +810,16 @@ int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain
         return -1;
     }
     if (c->entries.n == 0 && !s_room_for_court_table(self)) {
-        s_err(err, errsize, 0, "too many courts with their own days for the calendar's span of years");
+        s_err(err, errsize, 0,
+              "too many courts with their own days for the calendar's span of years");
         return -1;
     }
     int32_t d = domain_date_to_days(date);
     for (size_t i = 0; i < c->entries.n; i++)
         if (c->entries.v[i].day == d) {
             char buf[DOMAIN_DATE_STRLEN];
-            s_err(err, errsize, 0, "court %s already overrides %s", court, domain_date_format(date, buf));
+            s_err(err, errsize, 0, "court %s already overrides %s", court,
+                  domain_date_format(date, buf));
             return -1;
         }
     uint16_t idx = s_intern(self, name, strlen(name));
@@ -812,7 +831,8 @@ int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain
     return 0;
 }
 
-void domain_calendar_view(const domain_calendar_t *self, const char *court, domain_calendar_view_t *view)
+void domain_calendar_view(const domain_calendar_t *self, const char *court,
+                          domain_calendar_view_t *view)
 {
     memset(view, 0, sizeof *view);
     if (!self)
@@ -841,7 +861,8 @@ const char *domain_calendar_view_name(const domain_calendar_view_t *view, int32_
     return domain_weekday_name_zh(domain_date_weekday(domain_date_from_days(day)));
 }
 
-int domain_calendar_day(const domain_calendar_t *self, const char *court, domain_date_t date, domain_day_t *out)
+int domain_calendar_day(const domain_calendar_t *self, const char *court, domain_date_t date,
+                        domain_day_t *out)
 {
     out->kind = DOMAIN_DAY_UNKNOWN;
     out->name = "未知年份";
@@ -862,15 +883,17 @@ int domain_calendar_day(const domain_calendar_t *self, const char *court, domain
     return 0;
 }
 
-bool domain_calendar_is_rest_day(const domain_calendar_t *self, const char *court, domain_date_t date, bool *known)
+bool domain_calendar_is_rest_day(const domain_calendar_t *self, const char *court,
+                                 domain_date_t date, bool *known)
 {
     domain_day_t day;
     *known = domain_calendar_day(self, court, date, &day) == 0;
     return *known && domain_day_kind_is_rest(day.kind);
 }
 
-bool domain_calendar_differs(const domain_calendar_t *a, const domain_calendar_t *b, const char *court,
-                             domain_date_t from, domain_date_t to, domain_date_t *first)
+bool domain_calendar_differs(const domain_calendar_t *a, const domain_calendar_t *b,
+                             const char *court, domain_date_t from, domain_date_t to,
+                             domain_date_t *first)
 {
     if (!domain_date_valid(from) || !domain_date_valid(to))
         return false;
@@ -882,7 +905,8 @@ bool domain_calendar_differs(const domain_calendar_t *a, const domain_calendar_t
         domain_day_kind_t kb = b ? domain_calendar_view_kind(&vb, d) : DOMAIN_DAY_UNKNOWN;
         bool differ = ka != kb;
         if (!differ && ka != DOMAIN_DAY_UNKNOWN)
-            differ = strcmp(domain_calendar_view_name(&va, d), domain_calendar_view_name(&vb, d)) != 0;
+            differ =
+                strcmp(domain_calendar_view_name(&va, d), domain_calendar_view_name(&vb, d)) != 0;
         if (differ) {
             if (first)
                 *first = domain_date_from_days(d);

@@ -48,12 +48,12 @@ const char *domain_day_kind_name(domain_day_kind_t kind);
 bool domain_day_kind_is_rest(domain_day_kind_t kind);
 
 /* Limits on the input file. */
-#define DOMAIN_CALENDAR_MAX_LINE 1024
-#define DOMAIN_CALENDAR_MAX_NAME 96    /* bytes of a holiday / make-up name */
-#define DOMAIN_CALENDAR_MAX_NOTICE 256 /* bytes of a notice's title */
+#define DOMAIN_CALENDAR_MAX_LINE    1024
+#define DOMAIN_CALENDAR_MAX_NAME    96  /* bytes of a holiday / make-up name */
+#define DOMAIN_CALENDAR_MAX_NOTICE  256 /* bytes of a notice's title */
 #define DOMAIN_CALENDAR_MAX_VERSION 64
-#define DOMAIN_CALENDAR_MAX_COURT 64
-#define DOMAIN_CALENDAR_MAX_RANGE 31 /* days in one rest = A..B line */
+#define DOMAIN_CALENDAR_MAX_COURT   64
+#define DOMAIN_CALENDAR_MAX_RANGE   31 /* days in one rest = A..B line */
 
 /* An empty calendar (knows no year). NULL on allocation failure. */
 domain_calendar_t *domain_calendar_new(void);
@@ -74,40 +74,45 @@ size_t domain_calendar_years(const domain_calendar_t *self, int *years, size_t m
  * (rest = true) or a working day (rest = false), named `name`.
  * -1 (with err) on an invalid court id, date or name, or a date the court
  * already overrides. */
-int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain_date_t date, bool rest,
-                              const char *name, char *err, size_t errsize);
+int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain_date_t date,
+                              bool rest, const char *name, char *err, size_t errsize);
 bool domain_calendar_has_court(const domain_calendar_t *self, const char *court);
 
 /* Classifies a day for a court (court may be NULL: the national calendar).
  * 0 for a day in a known year; -1 for an invalid date or a year without a
  * notice (then out->kind = DOMAIN_DAY_UNKNOWN). */
-int domain_calendar_day(const domain_calendar_t *self, const char *court, domain_date_t date, domain_day_t *out);
+int domain_calendar_day(const domain_calendar_t *self, const char *court, domain_date_t date,
+                        domain_day_t *out);
 /* Is it a rest day? Only meaningful when the year is known: for an UNKNOWN
  * day it answers false and sets *known = false (known may not be NULL). */
-bool domain_calendar_is_rest_day(const domain_calendar_t *self, const char *court, domain_date_t date, bool *known);
+bool domain_calendar_is_rest_day(const domain_calendar_t *self, const char *court,
+                                 domain_date_t date, bool *known);
 
 /* The first date in [from, to] where the two calendars classify a court's day
  * differently (kind or name). True and *first set when they differ. The
  * deadline service uses it after loading a new notice to find the deadlines
  * it must recompute. */
-bool domain_calendar_differs(const domain_calendar_t *a, const domain_calendar_t *b, const char *court,
-                             domain_date_t from, domain_date_t to, domain_date_t *first);
+bool domain_calendar_differs(const domain_calendar_t *a, const domain_calendar_t *b,
+                             const char *court, domain_date_t from, domain_date_t to,
+                             domain_date_t *first);
 
 /* ---- fast path for period arithmetic ---------------------------------------
  * A view is a court's resolved per-day table; valid while the calendar lives
  * and is not modified. */
 typedef struct {
     const domain_calendar_t *calendar;
-    const uint8_t *kind;   /* domain_day_kind_t per day */
-    const uint16_t *name;  /* name index per day */
-    int32_t first;         /* day number of kind[0] */
-    int32_t count;         /* days in the table */
-    bool court_override;   /* the court has its own table */
+    const uint8_t *kind;  /* domain_day_kind_t per day */
+    const uint16_t *name; /* name index per day */
+    int32_t first;        /* day number of kind[0] */
+    int32_t count;        /* days in the table */
+    bool court_override;  /* the court has its own table */
 } domain_calendar_view_t;
 
-void domain_calendar_view(const domain_calendar_t *self, const char *court, domain_calendar_view_t *view);
+void domain_calendar_view(const domain_calendar_t *self, const char *court,
+                          domain_calendar_view_t *view);
 
-static inline domain_day_kind_t domain_calendar_view_kind(const domain_calendar_view_t *view, int32_t day)
+static inline domain_day_kind_t domain_calendar_view_kind(const domain_calendar_view_t *view,
+                                                          int32_t day)
 {
     uint32_t i = (uint32_t)(day - view->first);
     return i < (uint32_t)view->count ? (domain_day_kind_t)view->kind[i] : DOMAIN_DAY_UNKNOWN;

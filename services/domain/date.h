@@ -87,9 +87,9 @@ const char *domain_weekday_name_zh(domain_weekday_t weekday);
 /* ---- court time zones ----------------------------------------------------- */
 
 typedef struct {
-    char name[40];         /* canonical IANA name, e.g. "Asia/Shanghai" */
-    int32_t utc_offset_s;  /* seconds east of UTC */
-    int64_t valid_from;    /* first instant (Unix seconds) the fixed offset holds */
+    char name[40];        /* canonical IANA name, e.g. "Asia/Shanghai" */
+    int32_t utc_offset_s; /* seconds east of UTC */
+    int64_t valid_from;   /* first instant (Unix seconds) the fixed offset holds */
 } domain_zone_t;
 
 /* Looks a zone up by its IANA name. -1 for a zone this table does not know

@@ -90,16 +90,18 @@ static void s_unit(s_buf_t *b, const domain_period_t *p)
         s_add(b, "unit: the same day (当日)");
         break;
     case DOMAIN_UNIT_DAYS:
-        s_add(b, "unit: %d calendar day%s %s the trigger (日, rest days inside are not deducted)", p->amount,
-              p->amount == 1 ? "" : "s", dir);
+        s_add(b, "unit: %d calendar day%s %s the trigger (日, rest days inside are not deducted)",
+              p->amount, p->amount == 1 ? "" : "s", dir);
         break;
     case DOMAIN_UNIT_WORKDAYS:
-        s_add(b, "unit: %d working day%s %s the trigger (工作日, rest days are not counted)", p->amount,
-              p->amount == 1 ? "" : "s", dir);
+        s_add(b, "unit: %d working day%s %s the trigger (工作日, rest days are not counted)",
+              p->amount, p->amount == 1 ? "" : "s", dir);
         break;
     case DOMAIN_UNIT_MONTHS:
-        s_add(b, "unit: %d month%s %s the trigger (个月: the same day-number, or the month's last day)", p->amount,
-              p->amount == 1 ? "" : "s", dir);
+        s_add(
+            b,
+            "unit: %d month%s %s the trigger (个月: the same day-number, or the month's last day)",
+            p->amount, p->amount == 1 ? "" : "s", dir);
         break;
     case DOMAIN_UNIT_YEAR_END:
         s_add(b, "unit: the end of the trigger's year (十二月底前)");
@@ -131,7 +133,8 @@ char *domain_explain_text(const domain_explain_t *self)
     if (!self)
         return NULL;
     s_add(&b, "trigger: %s (%s)", domain_date_format(self->trigger, d1),
-          domain_weekday_name(domain_date_valid(self->trigger) ? domain_date_weekday(self->trigger) : 0));
+          domain_weekday_name(domain_date_valid(self->trigger) ? domain_date_weekday(self->trigger)
+                                                               : 0));
     if (self->trigger_name)
         s_add(&b, " %s", self->trigger_name);
     s_add(&b, ", not counted (开始的当日不计入)\n");
@@ -151,9 +154,10 @@ char *domain_explain_text(const domain_explain_t *self)
                   domain_weekday_name(domain_date_weekday(self->nominal)));
         for (size_t i = 0; i < self->nskips; i++) {
             const domain_explain_skip_t *s = &self->skips[i];
-            s_add(&b, "%s: %s (%s) %s, %s%s\n", wd ? "passed over" : "rolled over", domain_date_format(s->date, d1),
-                  domain_weekday_name(domain_date_weekday(s->date)), s->name ? s->name : "", s_kind_text(s->kind),
-                  s->court_override ? " (the court's own rest day)" : "");
+            s_add(&b, "%s: %s (%s) %s, %s%s\n", wd ? "passed over" : "rolled over",
+                  domain_date_format(s->date, d1),
+                  domain_weekday_name(domain_date_weekday(s->date)), s->name ? s->name : "",
+                  s_kind_text(s->kind), s->court_override ? " (the court's own rest day)" : "");
         }
         if (self->nskips_total > self->nskips)
             s_add(&b, "… and %zu more rest day%s\n", self->nskips_total - self->nskips,
@@ -167,19 +171,23 @@ char *domain_explain_text(const domain_explain_t *self)
             int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
             int64_t sod = t - days * 86400;
             if (days >= domain_date_min_days() && days <= domain_date_max_days())
-                s_add(&b, " = %sT%02d:%02d:00Z (%s)", domain_date_format(domain_date_from_days((int32_t)days), d1),
+                s_add(&b, " = %sT%02d:%02d:00Z (%s)",
+                      domain_date_format(domain_date_from_days((int32_t)days), d1),
                       (int)(sod / 3600), (int)(sod % 3600 / 60), self->zone.name);
         }
         s_add(&b, "\n");
         if (self->provisional)
-            s_add(&b, "PROVISIONAL: the calendar has no holiday notice for %d; from %s days were counted as an "
-                      "ordinary week and may change when the notice is added\n",
+            s_add(&b,
+                  "PROVISIONAL: the calendar has no holiday notice for %d; from %s days were "
+                  "counted as an "
+                  "ordinary week and may change when the notice is added\n",
                   self->unknown_day.year, domain_date_format(self->unknown_day, d1));
     }
     s_add(&b, "calendar: version %s\n",
           self->calendar_version && *self->calendar_version ? self->calendar_version : "(none)");
     for (size_t i = 0; i < self->nyears; i++)
-        s_add(&b, "  %d: %s\n", self->years[i], self->notices[i] ? self->notices[i] : "no notice (unknown year)");
+        s_add(&b, "  %d: %s\n", self->years[i],
+              self->notices[i] ? self->notices[i] : "no notice (unknown year)");
     if (b.failed || !b.buf) {
         free(b.buf);
         return NULL;

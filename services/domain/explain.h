@@ -36,8 +36,8 @@ const char *domain_due_status_name(domain_due_status_t status);
 
 typedef struct {
     domain_date_t date;
-    domain_day_kind_t kind;  /* WEEKEND or HOLIDAY (or UNKNOWN when provisional) */
-    const char *name;        /* "春节", "周六" … */
+    domain_day_kind_t kind; /* WEEKEND or HOLIDAY (or UNKNOWN when provisional) */
+    const char *name;       /* "春节", "周六" … */
     bool court_override;
 } domain_explain_skip_t;
 

@@ -7,7 +7,8 @@
 
 #include "domain/explain.h"
 
-static const char *s_unit_names[] = {"same-day", "days", "workdays", "months", "year-end", "periodic"};
+static const char *s_unit_names[] = {"same-day", "days",     "workdays",
+                                     "months",   "year-end", "periodic"};
 static const char *s_direction_names[] = {"after", "before"};
 static const char *s_roll_names[] = {"forward", "backward", "none"};
 
@@ -94,10 +95,12 @@ int domain_period_validate(const domain_period_t *period, char *err, size_t errs
     case DOMAIN_UNIT_SAME_DAY:
     case DOMAIN_UNIT_YEAR_END:
     case DOMAIN_UNIT_PERIODIC:
-        if (period->unit == DOMAIN_UNIT_PERIODIC ? period->amount < 1 || period->amount > DOMAIN_PERIOD_MAX_DAYS
-                                                 : period->amount != 0) {
+        if (period->unit == DOMAIN_UNIT_PERIODIC
+                ? period->amount < 1 || period->amount > DOMAIN_PERIOD_MAX_DAYS
+                : period->amount != 0) {
             s_msg(err, errsize, "a %s period takes %s", domain_unit_name(period->unit),
-                  period->unit == DOMAIN_UNIT_PERIODIC ? "an interval of 1 or more days" : "no amount");
+                  period->unit == DOMAIN_UNIT_PERIODIC ? "an interval of 1 or more days"
+                                                       : "no amount");
             return -1;
         }
         return 0;
@@ -115,7 +118,8 @@ int domain_period_validate(const domain_period_t *period, char *err, size_t errs
         return -1;
     }
     if (period->amount < 1 || period->amount > max) {
-        s_msg(err, errsize, "%s must be from 1 to %d, not %d", domain_unit_name(period->unit), max, period->amount);
+        s_msg(err, errsize, "%s must be from 1 to %d, not %d", domain_unit_name(period->unit), max,
+              period->amount);
         return -1;
     }
     return 0;
@@ -161,7 +165,8 @@ static int s_kind(s_ctx_t *c, int32_t d, domain_day_kind_t *kind)
             char buf[DOMAIN_DATE_STRLEN];
             c->out->unknown_day = date;
             s_fail(c->out, DOMAIN_DUE_UNKNOWN_YEAR,
-                   "the work calendar has no holiday notice for %d (needed for %s); add the State Council's "
+                   "the work calendar has no holiday notice for %d (needed for %s); add the State "
+                   "Council's "
                    "notice for %d to the calendar file",
                    date.year, domain_date_format(date, buf), date.year);
             return -1;
@@ -228,8 +233,9 @@ static int s_roll(s_ctx_t *c, int32_t *day, domain_roll_t roll)
     return 0;
 }
 
-int domain_period_due(const domain_calendar_t *calendar, const char *court, const domain_period_t *period,
-                      domain_date_t trigger, unsigned flags, domain_explain_t *out)
+int domain_period_due(const domain_calendar_t *calendar, const char *court,
+                      const domain_period_t *period, domain_date_t trigger, unsigned flags,
+                      domain_explain_t *out)
 {
     out->status = DOMAIN_DUE_OK;
     out->error[0] = '\0';
@@ -255,7 +261,8 @@ int domain_period_due(const domain_calendar_t *calendar, const char *court, cons
         return -1;
     }
     if (period->unit == DOMAIN_UNIT_PERIODIC) {
-        s_fail(out, DOMAIN_DUE_NO_DATE, "a periodic rule (every %d days) has no single due date", period->amount);
+        s_fail(out, DOMAIN_DUE_NO_DATE, "a periodic rule (every %d days) has no single due date",
+               period->amount);
         return -1;
     }
     s_ctx_t c = {.provisional_ok = (flags & DOMAIN_DUE_PROVISIONAL) != 0, .out = out};
@@ -291,7 +298,8 @@ int domain_period_due(const domain_calendar_t *calendar, const char *court, cons
         int counted = 0;
         while (counted < period->amount) {
             if (!s_in_range((int64_t)d + sign)) {
-                s_fail(out, DOMAIN_DUE_OUT_OF_RANGE, "the due date would leave the supported dates");
+                s_fail(out, DOMAIN_DUE_OUT_OF_RANGE,
+                       "the due date would leave the supported dates");
                 return -1;
             }
             d += sign;
@@ -336,14 +344,15 @@ done:
     return 0;
 }
 
-int domain_period_due_at(const domain_calendar_t *calendar, const char *court, const domain_zone_t *zone,
-                         const domain_period_t *period, int64_t trigger_instant, unsigned flags,
-                         domain_explain_t *out)
+int domain_period_due_at(const domain_calendar_t *calendar, const char *court,
+                         const domain_zone_t *zone, const domain_period_t *period,
+                         int64_t trigger_instant, unsigned flags, domain_explain_t *out)
 {
     domain_date_t trigger;
     if (!zone || domain_zone_local_date(zone, trigger_instant, &trigger) < 0) {
         out->status = DOMAIN_DUE_INVALID;
-        snprintf(out->error, sizeof out->error, "the trigger instant has no court-local date in zone %s",
+        snprintf(out->error, sizeof out->error,
+                 "the trigger instant has no court-local date in zone %s",
                  zone ? zone->name : "(none)");
         return -1;
     }
@@ -351,7 +360,8 @@ int domain_period_due_at(const domain_calendar_t *calendar, const char *court, c
         return -1;
     out->zone = *zone;
     if (domain_zone_end_of_day(zone, out->due, &out->due_instant) < 0) {
-        s_fail(out, DOMAIN_DUE_OUT_OF_RANGE, "the due day's end is outside zone %s's known offsets", zone->name);
+        s_fail(out, DOMAIN_DUE_OUT_OF_RANGE, "the due day's end is outside zone %s's known offsets",
+               zone->name);
         return -1;
     }
     out->has_instant = true;

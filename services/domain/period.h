@@ -57,9 +57,9 @@ typedef struct {
 } domain_period_t;
 
 /* Limits on amount, per unit. */
-#define DOMAIN_PERIOD_MAX_DAYS 3660
+#define DOMAIN_PERIOD_MAX_DAYS     3660
 #define DOMAIN_PERIOD_MAX_WORKDAYS 2500
-#define DOMAIN_PERIOD_MAX_MONTHS 120
+#define DOMAIN_PERIOD_MAX_MONTHS   120
 
 /* Flags for domain_period_due. */
 #define DOMAIN_DUE_PROVISIONAL 0x1u /* answer for unknown years, marked provisional */
@@ -83,14 +83,15 @@ struct domain_explain;
  * calendar). Fills `out` (required) with the due date and its reasoning;
  * returns 0, or -1 with out->status and out->error saying why. The rule fields
  * of `out` (rule, title, article, trigger name) are left for the caller. */
-int domain_period_due(const domain_calendar_t *calendar, const char *court, const domain_period_t *period,
-                      domain_date_t trigger, unsigned flags, struct domain_explain *out);
+int domain_period_due(const domain_calendar_t *calendar, const char *court,
+                      const domain_period_t *period, domain_date_t trigger, unsigned flags,
+                      struct domain_explain *out);
 
 /* Same, from a trigger instant (Unix seconds): the trigger day is the court-local
  * date of that instant in `zone` (an act at 23:59 local belongs to that day, one
  * at 00:00 to the next), and out->due_instant is set to 24:00 local of the due day. */
-int domain_period_due_at(const domain_calendar_t *calendar, const char *court, const domain_zone_t *zone,
-                         const domain_period_t *period, int64_t trigger_instant, unsigned flags,
-                         struct domain_explain *out);
+int domain_period_due_at(const domain_calendar_t *calendar, const char *court,
+                         const domain_zone_t *zone, const domain_period_t *period,
+                         int64_t trigger_instant, unsigned flags, struct domain_explain *out);
 
 #endif

@@ -20,7 +20,8 @@ typedef struct {
 
 #define S_MAX_PIECES 8
 
-static void s_msg(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_msg(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void s_msg(char *err, size_t errsize, const char *fmt, ...)
 {
     if (!err || errsize == 0)
@@ -81,7 +82,8 @@ static int s_split(const char *tmpl, s_piece_t *pieces, size_t *npieces, char *e
             } else if (plen == 5 && memcmp(tmpl + i, "{seq}", 5) == 0) {
                 p->kind = S_SEQ;
                 seqs++;
-            } else if (plen == 7 && memcmp(tmpl + i, "{seq:", 5) == 0 && tmpl[i + 5] >= '1' && tmpl[i + 5] <= '9') {
+            } else if (plen == 7 && memcmp(tmpl + i, "{seq:", 5) == 0 && tmpl[i + 5] >= '1' &&
+                       tmpl[i + 5] <= '9') {
                 p->kind = S_SEQ;
                 p->width = tmpl[i + 5] - '0';
                 seqs++;
@@ -94,7 +96,8 @@ static int s_split(const char *tmpl, s_piece_t *pieces, size_t *npieces, char *e
             continue;
         }
         size_t j = i;
-        while (j < len && tmpl[j] != '{' && tmpl[j] != '}' && (unsigned char)tmpl[j] >= 0x20 && tmpl[j] != 0x7F)
+        while (j < len && tmpl[j] != '{' && tmpl[j] != '}' && (unsigned char)tmpl[j] >= 0x20 &&
+               tmpl[j] != 0x7F)
             j++;
         s_piece_t *p = &pieces[n++];
         p->kind = S_LIT;
@@ -104,7 +107,9 @@ static int s_split(const char *tmpl, s_piece_t *pieces, size_t *npieces, char *e
         i = j;
     }
     if (years != 1 || seqs != 1) {
-        s_msg(err, errsize, "the template needs exactly one {year} and one {seq} (it has %d and %d)", years, seqs);
+        s_msg(err, errsize,
+              "the template needs exactly one {year} and one {seq} (it has %d and %d)", years,
+              seqs);
         return -1;
     }
     /* {year}{seq} side by side, or a digit right after {seq}, could not be
@@ -137,7 +142,8 @@ int domain_regnum_render(const char *tmpl, int year, uint32_t seq, char *buf, si
     size_t n;
     if (!buf || size == 0 || s_split(tmpl, pieces, &n, NULL, 0) < 0)
         return -1;
-    if (year < DOMAIN_DATE_MIN_YEAR || year > DOMAIN_DATE_MAX_YEAR || seq < 1 || seq > DOMAIN_REGNUM_MAX_SEQ)
+    if (year < DOMAIN_DATE_MIN_YEAR || year > DOMAIN_DATE_MAX_YEAR || seq < 1 ||
+        seq > DOMAIN_REGNUM_MAX_SEQ)
         return -1;
     size_t off = 0;
     for (size_t k = 0; k < n; k++) {

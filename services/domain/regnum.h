@@ -15,7 +15,7 @@
 
 #define DOMAIN_REGNUM_MAX_TEMPLATE 128
 /* A rendered number always fits in this many bytes (with the NUL). */
-#define DOMAIN_REGNUM_MAX 160
+#define DOMAIN_REGNUM_MAX     160
 #define DOMAIN_REGNUM_MAX_SEQ 999999999u
 
 /* The template of DOMAIN.md §3 for 荔湾区人民法院. */

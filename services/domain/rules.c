@@ -17,27 +17,36 @@ typedef struct {
 static const s_rule_info_t s_info[DOMAIN_RULE_COUNT] = {
     [DOMAIN_RULE_REGISTER] = {"register", "收到当日进行登记", "Art. 13"},
     [DOMAIN_RULE_TRANSFER] = {"transfer", "审批后二日内转交承办部门", "Art. 15"},
-    [DOMAIN_RULE_ANSWER_LEAD] = {"answer-lead", "属本院主办的，自人大会议闭会之日起三个月内答复", "Art. 14"},
-    [DOMAIN_RULE_ANSWER_CO] = {"answer-co", "属本院协办的，自人大会议闭会之日起一个月内答复（可直接答复主办单位）",
-                               "Art. 14"},
-    [DOMAIN_RULE_ANSWER_BETWEEN] = {"answer-between", "闭会期间的建议、批评和意见，在交办起两个月内答复", "Art. 15"},
-    [DOMAIN_RULE_ANSWER_BETWEEN_MAX] = {"answer-between-max", "至迟不超过四个月答复人大代表", "Art. 15"},
-    [DOMAIN_RULE_ANSWER_QUICK] = {"answer-quick", "不能当场答复且不需要列入院长督办件办理的，应在三日内答复",
+    [DOMAIN_RULE_ANSWER_LEAD] = {"answer-lead", "属本院主办的，自人大会议闭会之日起三个月内答复",
+                                 "Art. 14"},
+    [DOMAIN_RULE_ANSWER_CO] =
+        {"answer-co", "属本院协办的，自人大会议闭会之日起一个月内答复（可直接答复主办单位）",
+         "Art. 14"},
+    [DOMAIN_RULE_ANSWER_BETWEEN] = {"answer-between",
+                                    "闭会期间的建议、批评和意见，在交办起两个月内答复", "Art. 15"},
+    [DOMAIN_RULE_ANSWER_BETWEEN_MAX] = {"answer-between-max", "至迟不超过四个月答复人大代表",
+                                        "Art. 15"},
+    [DOMAIN_RULE_ANSWER_QUICK] = {"answer-quick",
+                                  "不能当场答复且不需要列入院长督办件办理的，应在三日内答复",
                                   "Art. 16"},
-    [DOMAIN_RULE_REPORT_LETTERS] = {"report-letters", "人大代表来信定期催办并及时回复", "Art. 8(5)"},
-    [DOMAIN_RULE_REHANDLE] = {"rehandle", "代表不满意的，重新办理（本院办理规范，非规定条文）", NULL},
-    [DOMAIN_RULE_CASE_YEAR_END] = {"case-year-end", "对年末仍未审结的案件，在十二月底前向结对人大代表作出解释",
+    [DOMAIN_RULE_REPORT_LETTERS] = {"report-letters", "人大代表来信定期催办并及时回复",
+                                    "Art. 8(5)"},
+    [DOMAIN_RULE_REHANDLE] = {"rehandle", "代表不满意的，重新办理（本院办理规范，非规定条文）",
+                              NULL},
+    [DOMAIN_RULE_CASE_YEAR_END] = {"case-year-end",
+                                   "对年末仍未审结的案件，在十二月底前向结对人大代表作出解释",
                                    "Art. 9(5)"},
-    [DOMAIN_RULE_ACTIVITY_NOTICE] = {"activity-notice", "邀请人大代表参加活动，须提前五天将活动方案、代表名单告知联络办",
-                                     "Art. 9(2)"},
+    [DOMAIN_RULE_ACTIVITY_NOTICE] =
+        {"activity-notice", "邀请人大代表参加活动，须提前五天将活动方案、代表名单告知联络办",
+         "Art. 9(2)"},
 };
 
 static const char *s_trigger_names[] = {"received",  "approved", "session-closed", "transferred",
                                         "evaluated", "year",     "activity",       "registered"};
 static const char *s_trigger_labels[] = {
-    "received date (收到之日)",     "approval date (审批之日)",     "session closing date (闭会之日)",
-    "transfer date (交办之日)",     "evaluation date (评价之日)",   "a day of the year (年内)",
-    "activity date (活动之日)",     "registration date (登记之日)",
+    "received date (收到之日)", "approval date (审批之日)",     "session closing date (闭会之日)",
+    "transfer date (交办之日)", "evaluation date (评价之日)",   "a day of the year (年内)",
+    "activity date (活动之日)", "registration date (登记之日)",
 };
 
 static const char *s_notify_names[] = {"liaison-office",     "department", "department-head",
@@ -45,7 +54,8 @@ static const char *s_notify_names[] = {"liaison-office",     "department", "depa
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static void s_msg(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_msg(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void s_msg(char *err, size_t errsize, const char *fmt, ...)
 {
     if (!err || errsize == 0)
@@ -128,9 +138,10 @@ int domain_notify_parse(const char *list, unsigned *out)
 
 /* ---- defaults ------------------------------------------------------------- */
 
-static void s_set(domain_rule_t *r, domain_rule_id_t id, domain_trigger_t trigger, domain_unit_t unit, int amount,
-                  domain_direction_t dir, domain_roll_t roll, const int *reminders, size_t nreminders, int urge,
-                  unsigned who_remind, unsigned who_urge, unsigned who_escalate)
+static void s_set(domain_rule_t *r, domain_rule_id_t id, domain_trigger_t trigger,
+                  domain_unit_t unit, int amount, domain_direction_t dir, domain_roll_t roll,
+                  const int *reminders, size_t nreminders, int urge, unsigned who_remind,
+                  unsigned who_urge, unsigned who_escalate)
 {
     memset(r, 0, sizeof *r);
     r->id = id;
@@ -161,40 +172,44 @@ void domain_rules_defaults(domain_rules_t *self)
     domain_rule_t *r = self->rule;
     /* Art. 13: registered on the day of receipt; received on a rest day → the
      * next working day (DOMAIN.md §4.1 policy, roll "none" keeps the day). */
-    s_set(&r[DOMAIN_RULE_REGISTER], DOMAIN_RULE_REGISTER, DOMAIN_TRIGGER_RECEIVED, DOMAIN_UNIT_SAME_DAY, 0, AFTER,
-          FWD, r_none, 0, 1, LO, LO, LO | LEAD);
+    s_set(&r[DOMAIN_RULE_REGISTER], DOMAIN_RULE_REGISTER, DOMAIN_TRIGGER_RECEIVED,
+          DOMAIN_UNIT_SAME_DAY, 0, AFTER, FWD, r_none, 0, 1, LO, LO, LO | LEAD);
     /* Art. 15: 审批后二日内转交承办部门 — the liaison office transfers. */
-    s_set(&r[DOMAIN_RULE_TRANSFER], DOMAIN_RULE_TRANSFER, DOMAIN_TRIGGER_APPROVED, DOMAIN_UNIT_DAYS, 2, AFTER, FWD,
-          r_1, 1, 1, LO, LO, LO | LEAD);
+    s_set(&r[DOMAIN_RULE_TRANSFER], DOMAIN_RULE_TRANSFER, DOMAIN_TRIGGER_APPROVED, DOMAIN_UNIT_DAYS,
+          2, AFTER, FWD, r_1, 1, 1, LO, LO, LO | LEAD);
     /* Art. 14: session items, lead 3 months, co-handler 1 month from closing. */
-    s_set(&r[DOMAIN_RULE_ANSWER_LEAD], DOMAIN_RULE_ANSWER_LEAD, DOMAIN_TRIGGER_SESSION_CLOSED, DOMAIN_UNIT_MONTHS, 3,
-          AFTER, FWD, r_30_7_1, 3, 7, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
-    s_set(&r[DOMAIN_RULE_ANSWER_CO], DOMAIN_RULE_ANSWER_CO, DOMAIN_TRIGGER_SESSION_CLOSED, DOMAIN_UNIT_MONTHS, 1,
-          AFTER, FWD, r_7_1, 2, 3, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
+    s_set(&r[DOMAIN_RULE_ANSWER_LEAD], DOMAIN_RULE_ANSWER_LEAD, DOMAIN_TRIGGER_SESSION_CLOSED,
+          DOMAIN_UNIT_MONTHS, 3, AFTER, FWD, r_30_7_1, 3, 7, DEP, DEP | HEAD | LO,
+          LEAD | HEAD | LO);
+    s_set(&r[DOMAIN_RULE_ANSWER_CO], DOMAIN_RULE_ANSWER_CO, DOMAIN_TRIGGER_SESSION_CLOSED,
+          DOMAIN_UNIT_MONTHS, 1, AFTER, FWD, r_7_1, 2, 3, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
     /* Art. 15: 交办起两个月内, 至迟不超过四个月. */
-    s_set(&r[DOMAIN_RULE_ANSWER_BETWEEN], DOMAIN_RULE_ANSWER_BETWEEN, DOMAIN_TRIGGER_TRANSFERRED, DOMAIN_UNIT_MONTHS,
-          2, AFTER, FWD, r_14_7_1, 3, 7, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
-    s_set(&r[DOMAIN_RULE_ANSWER_BETWEEN_MAX], DOMAIN_RULE_ANSWER_BETWEEN_MAX, DOMAIN_TRIGGER_TRANSFERRED,
-          DOMAIN_UNIT_MONTHS, 4, AFTER, FWD, r_14_7_1, 3, 3, DEP | HEAD, DEP | HEAD | LO, LEAD | HEAD | LO);
+    s_set(&r[DOMAIN_RULE_ANSWER_BETWEEN], DOMAIN_RULE_ANSWER_BETWEEN, DOMAIN_TRIGGER_TRANSFERRED,
+          DOMAIN_UNIT_MONTHS, 2, AFTER, FWD, r_14_7_1, 3, 7, DEP, DEP | HEAD | LO,
+          LEAD | HEAD | LO);
+    s_set(&r[DOMAIN_RULE_ANSWER_BETWEEN_MAX], DOMAIN_RULE_ANSWER_BETWEEN_MAX,
+          DOMAIN_TRIGGER_TRANSFERRED, DOMAIN_UNIT_MONTHS, 4, AFTER, FWD, r_14_7_1, 3, 3, DEP | HEAD,
+          DEP | HEAD | LO, LEAD | HEAD | LO);
     /* Art. 16: 不能当场答复的, 应在三日内答复. */
-    s_set(&r[DOMAIN_RULE_ANSWER_QUICK], DOMAIN_RULE_ANSWER_QUICK, DOMAIN_TRIGGER_RECEIVED, DOMAIN_UNIT_DAYS, 3, AFTER,
-          FWD, r_1, 1, 1, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
+    s_set(&r[DOMAIN_RULE_ANSWER_QUICK], DOMAIN_RULE_ANSWER_QUICK, DOMAIN_TRIGGER_RECEIVED,
+          DOMAIN_UNIT_DAYS, 3, AFTER, FWD, r_1, 1, 1, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
     /* Art. 8(5): letters are urged periodically (定期催办); 30 days by default. */
-    s_set(&r[DOMAIN_RULE_REPORT_LETTERS], DOMAIN_RULE_REPORT_LETTERS, DOMAIN_TRIGGER_REGISTERED, DOMAIN_UNIT_PERIODIC,
-          30, AFTER, FWD, r_none, 0, 30, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
+    s_set(&r[DOMAIN_RULE_REPORT_LETTERS], DOMAIN_RULE_REPORT_LETTERS, DOMAIN_TRIGGER_REGISTERED,
+          DOMAIN_UNIT_PERIODIC, 30, AFTER, FWD, r_none, 0, 30, DEP, DEP | HEAD | LO,
+          LEAD | HEAD | LO);
     /* Not in the regulation: a dissatisfied deputy's item is handled again
      * within a month (common practice; configurable). */
-    s_set(&r[DOMAIN_RULE_REHANDLE], DOMAIN_RULE_REHANDLE, DOMAIN_TRIGGER_EVALUATED, DOMAIN_UNIT_MONTHS, 1, AFTER, FWD,
-          r_7_1, 2, 7, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
+    s_set(&r[DOMAIN_RULE_REHANDLE], DOMAIN_RULE_REHANDLE, DOMAIN_TRIGGER_EVALUATED,
+          DOMAIN_UNIT_MONTHS, 1, AFTER, FWD, r_7_1, 2, 7, DEP, DEP | HEAD | LO, LEAD | HEAD | LO);
     /* Art. 9(5): 在十二月底前作出解释. A fixed date, not a counted period:
      * moving a rest-day Dec 31 into January would break "before the end of
      * December", so it moves back to the last working day of the year. */
-    s_set(&r[DOMAIN_RULE_CASE_YEAR_END], DOMAIN_RULE_CASE_YEAR_END, DOMAIN_TRIGGER_YEAR, DOMAIN_UNIT_YEAR_END, 0,
-          AFTER, BACK, r_30_7, 2, 1, OFFICER, OFFICER | LO, LEAD | LO);
+    s_set(&r[DOMAIN_RULE_CASE_YEAR_END], DOMAIN_RULE_CASE_YEAR_END, DOMAIN_TRIGGER_YEAR,
+          DOMAIN_UNIT_YEAR_END, 0, AFTER, BACK, r_30_7, 2, 1, OFFICER, OFFICER | LO, LEAD | LO);
     /* Art. 9(2): 提前五天告知联络办. The period runs back from the activity;
      * a rest last day moves earlier, or the notice would come too late. */
-    s_set(&r[DOMAIN_RULE_ACTIVITY_NOTICE], DOMAIN_RULE_ACTIVITY_NOTICE, DOMAIN_TRIGGER_ACTIVITY, DOMAIN_UNIT_DAYS, 5,
-          BEFORE, BACK, r_2_1, 2, 1, OFFICER, OFFICER | LO, LEAD | LO);
+    s_set(&r[DOMAIN_RULE_ACTIVITY_NOTICE], DOMAIN_RULE_ACTIVITY_NOTICE, DOMAIN_TRIGGER_ACTIVITY,
+          DOMAIN_UNIT_DAYS, 5, BEFORE, BACK, r_2_1, 2, 1, OFFICER, OFFICER | LO, LEAD | LO);
 }
 
 const domain_rule_t *domain_rules_get(const domain_rules_t *self, domain_rule_id_t id)
@@ -226,11 +241,13 @@ int domain_rule_validate(const domain_rule_t *rule, char *err, size_t errsize)
     }
     for (size_t i = 0; i < rule->nreminders; i++) {
         if (rule->reminders[i] < 1 || rule->reminders[i] > 366) {
-            s_msg(err, errsize, "rule %s: a reminder must be 1 to 366 days before the due date", name);
+            s_msg(err, errsize, "rule %s: a reminder must be 1 to 366 days before the due date",
+                  name);
             return -1;
         }
         if (i > 0 && rule->reminders[i] >= rule->reminders[i - 1]) {
-            s_msg(err, errsize, "rule %s: reminders must be distinct and largest first (e.g. 7,1)", name);
+            s_msg(err, errsize, "rule %s: reminders must be distinct and largest first (e.g. 7,1)",
+                  name);
             return -1;
         }
     }
@@ -238,9 +255,10 @@ int domain_rule_validate(const domain_rule_t *rule, char *err, size_t errsize)
         s_msg(err, errsize, "rule %s: the urging interval must be 1 to 366 days", name);
         return -1;
     }
-    if (rule->urgings_before_escalation < 1 || rule->urgings_before_escalation > DOMAIN_RULE_MAX_URGINGS) {
-        s_msg(err, errsize, "rule %s: urgings before escalation must be 1 to %d (Art. 20 says 2)", name,
-              DOMAIN_RULE_MAX_URGINGS);
+    if (rule->urgings_before_escalation < 1 ||
+        rule->urgings_before_escalation > DOMAIN_RULE_MAX_URGINGS) {
+        s_msg(err, errsize, "rule %s: urgings before escalation must be 1 to %d (Art. 20 says 2)",
+              name, DOMAIN_RULE_MAX_URGINGS);
         return -1;
     }
     unsigned all = (1u << S_COUNT(s_notify_names)) - 1;
@@ -249,7 +267,8 @@ int domain_rule_validate(const domain_rule_t *rule, char *err, size_t errsize)
         return -1;
     }
     if (rule->notify_escalate == 0) {
-        s_msg(err, errsize, "rule %s: an escalation must tell someone (Art. 20: the supervising leader)", name);
+        s_msg(err, errsize,
+              "rule %s: an escalation must tell someone (Art. 20: the supervising leader)", name);
         return -1;
     }
     return 0;
@@ -298,8 +317,8 @@ static int s_reminders(const char *v, domain_rule_t *r)
     return 0;
 }
 
-int domain_rules_set(domain_rules_t *self, const char *rule, const char *key, const char *value, char *err,
-                     size_t errsize)
+int domain_rules_set(domain_rules_t *self, const char *rule, const char *key, const char *value,
+                     char *err, size_t errsize)
 {
     domain_rule_id_t id;
     if (!self || domain_rule_parse(rule, &id) < 0) {
@@ -323,7 +342,8 @@ int domain_rules_set(domain_rules_t *self, const char *rule, const char *key, co
         bad = domain_unit_parse(value, &r.period.unit) < 0;
         /* Switching to a unit without an amount clears it; switching to one
          * with an amount from one without starts at 1 (set amount next). */
-        if (!bad && (r.period.unit == DOMAIN_UNIT_SAME_DAY || r.period.unit == DOMAIN_UNIT_YEAR_END))
+        if (!bad &&
+            (r.period.unit == DOMAIN_UNIT_SAME_DAY || r.period.unit == DOMAIN_UNIT_YEAR_END))
             r.period.amount = 0;
         else if (!bad && r.period.amount == 0)
             r.period.amount = 1;
@@ -380,30 +400,35 @@ static int s_prepare(const domain_rules_t *self, domain_rule_id_t id, domain_exp
     out->period = r->period;
     if (!r->enabled) {
         out->status = DOMAIN_DUE_NO_DATE;
-        snprintf(out->error, sizeof out->error, "rule %s is switched off for this court", s_info[id].name);
+        snprintf(out->error, sizeof out->error, "rule %s is switched off for this court",
+                 s_info[id].name);
         return -1;
     }
     return 0;
 }
 
-int domain_rules_due(const domain_rules_t *self, domain_rule_id_t id, const domain_calendar_t *calendar,
-                     const char *court, domain_date_t trigger, unsigned flags, domain_explain_t *out)
+int domain_rules_due(const domain_rules_t *self, domain_rule_id_t id,
+                     const domain_calendar_t *calendar, const char *court, domain_date_t trigger,
+                     unsigned flags, domain_explain_t *out)
 {
     if (s_prepare(self, id, out) < 0)
         return -1;
     return domain_period_due(calendar, court, &self->rule[id].period, trigger, flags, out);
 }
 
-int domain_rules_due_at(const domain_rules_t *self, domain_rule_id_t id, const domain_calendar_t *calendar,
-                        const char *court, const domain_zone_t *zone, int64_t trigger_instant, unsigned flags,
+int domain_rules_due_at(const domain_rules_t *self, domain_rule_id_t id,
+                        const domain_calendar_t *calendar, const char *court,
+                        const domain_zone_t *zone, int64_t trigger_instant, unsigned flags,
                         domain_explain_t *out)
 {
     if (s_prepare(self, id, out) < 0)
         return -1;
-    return domain_period_due_at(calendar, court, zone, &self->rule[id].period, trigger_instant, flags, out);
+    return domain_period_due_at(calendar, court, zone, &self->rule[id].period, trigger_instant,
+                                flags, out);
 }
 
-int domain_rule_reminder_date(const domain_rule_t *rule, domain_date_t due, size_t i, domain_date_t *out)
+int domain_rule_reminder_date(const domain_rule_t *rule, domain_date_t due, size_t i,
+                              domain_date_t *out)
 {
     if (!rule || i >= rule->nreminders)
         return -1;
@@ -421,5 +446,6 @@ int domain_rule_escalation_date(const domain_rule_t *rule, domain_date_t due, do
 {
     if (!rule || rule->urgings_before_escalation < 1 || rule->urge_interval_days < 1)
         return -1;
-    return domain_date_add_days(due, 1 + rule->urgings_before_escalation * rule->urge_interval_days, out);
+    return domain_date_add_days(due, 1 + rule->urgings_before_escalation * rule->urge_interval_days,
+                                out);
 }

@@ -21,17 +21,18 @@
 #include "domain/period.h"
 
 typedef enum {
-    DOMAIN_RULE_REGISTER = 0,       /* "register"           收到当日登记, Art. 13 */
-    DOMAIN_RULE_TRANSFER,           /* "transfer"           审批后二日内转交, Art. 15 */
-    DOMAIN_RULE_ANSWER_LEAD,        /* "answer-lead"        主办: 闭会之日起三个月内答复, Art. 14 */
-    DOMAIN_RULE_ANSWER_CO,          /* "answer-co"          协办: 闭会之日起一个月内答复, Art. 14 */
+    DOMAIN_RULE_REGISTER = 0, /* "register"           收到当日登记, Art. 13 */
+    DOMAIN_RULE_TRANSFER,     /* "transfer"           审批后二日内转交, Art. 15 */
+    DOMAIN_RULE_ANSWER_LEAD, /* "answer-lead"        主办: 闭会之日起三个月内答复, Art. 14 */
+    DOMAIN_RULE_ANSWER_CO, /* "answer-co"          协办: 闭会之日起一个月内答复, Art. 14 */
     DOMAIN_RULE_ANSWER_BETWEEN,     /* "answer-between"     交办起两个月内答复, Art. 15 */
     DOMAIN_RULE_ANSWER_BETWEEN_MAX, /* "answer-between-max" 至迟不超过四个月, Art. 15 */
-    DOMAIN_RULE_ANSWER_QUICK,       /* "answer-quick"       不能当场答复的, 三日内答复, Art. 16 */
-    DOMAIN_RULE_REPORT_LETTERS,     /* "report-letters"     来信定期催办、及时回复, Art. 8(5) */
-    DOMAIN_RULE_REHANDLE,           /* "rehandle"           不满意重新办理 (policy, not in the regulation) */
-    DOMAIN_RULE_CASE_YEAR_END,      /* "case-year-end"      年末未审结案件十二月底前作出解释, Art. 9(5) */
-    DOMAIN_RULE_ACTIVITY_NOTICE,    /* "activity-notice"    提前五天告知联络办, Art. 9(2) */
+    DOMAIN_RULE_ANSWER_QUICK, /* "answer-quick"       不能当场答复的, 三日内答复, Art. 16 */
+    DOMAIN_RULE_REPORT_LETTERS, /* "report-letters"     来信定期催办、及时回复, Art. 8(5) */
+    DOMAIN_RULE_REHANDLE, /* "rehandle"           不满意重新办理 (policy, not in the regulation) */
+    DOMAIN_RULE_CASE_YEAR_END, /* "case-year-end"      年末未审结案件十二月底前作出解释, Art. 9(5)
+                                */
+    DOMAIN_RULE_ACTIVITY_NOTICE, /* "activity-notice"    提前五天告知联络办, Art. 9(2) */
     DOMAIN_RULE_COUNT
 } domain_rule_id_t;
 
@@ -58,7 +59,7 @@ typedef enum {
 } domain_notify_t;
 
 #define DOMAIN_RULE_MAX_REMINDERS 6
-#define DOMAIN_RULE_MAX_URGINGS 10
+#define DOMAIN_RULE_MAX_URGINGS   10
 
 typedef struct {
     domain_rule_id_t id;
@@ -112,19 +113,21 @@ const domain_rule_t *domain_rules_get(const domain_rules_t *self, domain_rule_id
  * Give unit before amount (a unit without an amount clears it).
  * The rule is left unchanged and -1 returned (with a message) when the value
  * is invalid or makes the rule invalid. */
-int domain_rules_set(domain_rules_t *self, const char *rule, const char *key, const char *value, char *err,
-                     size_t errsize);
+int domain_rules_set(domain_rules_t *self, const char *rule, const char *key, const char *value,
+                     char *err, size_t errsize);
 /* Checks one rule as a whole. */
 int domain_rule_validate(const domain_rule_t *rule, char *err, size_t errsize);
 
 /* The due date of a rule for a trigger date, with its explanation (out is
  * required). -1 with out->status/out->error when refused (a disabled rule, an
  * unknown year, a periodic rule without a due date). */
-int domain_rules_due(const domain_rules_t *self, domain_rule_id_t id, const domain_calendar_t *calendar,
-                     const char *court, domain_date_t trigger, unsigned flags, domain_explain_t *out);
+int domain_rules_due(const domain_rules_t *self, domain_rule_id_t id,
+                     const domain_calendar_t *calendar, const char *court, domain_date_t trigger,
+                     unsigned flags, domain_explain_t *out);
 /* Same from a trigger instant, in the court's zone (sets out->due_instant). */
-int domain_rules_due_at(const domain_rules_t *self, domain_rule_id_t id, const domain_calendar_t *calendar,
-                        const char *court, const domain_zone_t *zone, int64_t trigger_instant, unsigned flags,
+int domain_rules_due_at(const domain_rules_t *self, domain_rule_id_t id,
+                        const domain_calendar_t *calendar, const char *court,
+                        const domain_zone_t *zone, int64_t trigger_instant, unsigned flags,
                         domain_explain_t *out);
 
 /* The schedule around a due date (calendar days; the notify service defers
@@ -133,7 +136,8 @@ int domain_rules_due_at(const domain_rules_t *self, domain_rule_id_t id, const d
  *   urging n (1-based): the day after due, then every urge_interval_days;
  *   escalation: one interval after urging number urgings_before_escalation,
  *   if no result was reported (Art. 20). Exactly one escalation per deadline. */
-int domain_rule_reminder_date(const domain_rule_t *rule, domain_date_t due, size_t i, domain_date_t *out);
+int domain_rule_reminder_date(const domain_rule_t *rule, domain_date_t due, size_t i,
+                              domain_date_t *out);
 int domain_rule_urge_date(const domain_rule_t *rule, domain_date_t due, int n, domain_date_t *out);
 int domain_rule_escalation_date(const domain_rule_t *rule, domain_date_t due, domain_date_t *out);
 

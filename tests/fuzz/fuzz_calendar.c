@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (domain_period_due(cal, NULL, &p, d, 0, &ex) == 0) {
             /* a due date is never a rest day */
             domain_day_t day;
-            if (domain_calendar_day(cal, NULL, ex.due, &day) != 0 || domain_day_kind_is_rest(day.kind))
+            if (domain_calendar_day(cal, NULL, ex.due, &day) != 0 ||
+                domain_day_kind_is_rest(day.kind))
                 __builtin_trap();
         }
         p.unit = DOMAIN_UNIT_DAYS;

@@ -194,8 +194,8 @@ static void test_shipped_file_matches_the_notices(void **state)
         assert_int_equal(domain_calendar_day(s_cal, NULL, d, &b), 0);
         if (a.kind != b.kind) {
             char buf[DOMAIN_DATE_STRLEN];
-            fail_msg("%s: shipped %s, notices %s", domain_date_format(d, buf), domain_day_kind_name(a.kind),
-                     domain_day_kind_name(b.kind));
+            fail_msg("%s: shipped %s, notices %s", domain_date_format(d, buf),
+                     domain_day_kind_name(a.kind), domain_day_kind_name(b.kind));
         }
     }
     assert_false(domain_calendar_knows_year(shipped, 2027));
@@ -218,7 +218,8 @@ static const s_bad_row_t s_bad[] = {
     {"empty file", "", 0, "no [year N]"},
     {"comments only", "# nothing\n\n", 0, "no [year N]"},
     {"year without notice", "[year 2024]\nrest = 2024-01-01 元旦\n", 1, "no \"notice"},
-    {"year without notice before the next", "[year 2024]\n[year 2025]\nnotice = x\n", 1, "no \"notice"},
+    {"year without notice before the next", "[year 2024]\n[year 2025]\nnotice = x\n", 1,
+     "no \"notice"},
     {"duplicate year", "[year 2024]\nnotice = a\n[year 2024]\nnotice = b\n", 3, "declared twice"},
     {"two notices", "[year 2024]\nnotice = a\nnotice = b\n", 3, "two notices"},
     {"bad year", "[year 24]\n", 1, "four-digit year"},
@@ -229,27 +230,36 @@ static const s_bad_row_t s_bad[] = {
     {"no equals", "[year 2024]\nnotice = a\nrest 2024-01-01 x\n", 3, "key = value"},
     {"rest outside a section", "rest = 2024-01-01 元旦\n", 1, "belongs in a"},
     {"notice outside a year", "notice = x\n", 1, "belongs in a [year N]"},
-    {"version after a section", "[year 2024]\nnotice = a\nversion = 2\n", 3, "before the first section"},
+    {"version after a section", "[year 2024]\nnotice = a\nversion = 2\n", 3,
+     "before the first section"},
     {"version twice", "version = 1\nversion = 2\n", 2, "twice"},
     {"invalid date", "[year 2024]\nnotice = a\nrest = 2024-02-30 x\n", 3, "expected a date"},
     {"date with slashes", "[year 2024]\nnotice = a\nrest = 2024/02/03 x\n", 3, "expected a date"},
     {"missing name", "[year 2024]\nnotice = a\nrest = 2024-02-03\n", 3, "needs a name"},
-    {"reversed range", "[year 2024]\nnotice = a\nrest = 2024-02-05..2024-02-03 x\n", 3, "ends before"},
-    {"range too long", "[year 2024]\nnotice = a\nrest = 2024-01-01..2024-03-01 x\n", 3, "at most 31"},
-    {"date far outside its year", "[year 2024]\nnotice = a\nrest = 2025-06-01 x\n", 3, "outside year 2024"},
-    {"make-up day on a weekday", "[year 2024]\nnotice = a\nwork = 2024-02-05 x\n", 3, "not a Saturday or Sunday"},
-    {"same day twice", "[year 2024]\nnotice = a\nrest = 2024-01-01 a\nrest = 2024-01-01 b\n", 4, "line 3"},
-    {"rest and work on one day", "[year 2024]\nnotice = a\nrest = 2024-02-03..2024-02-04 a\nwork = 2024-02-04 b\n",
-     4, "already declared"},
+    {"reversed range", "[year 2024]\nnotice = a\nrest = 2024-02-05..2024-02-03 x\n", 3,
+     "ends before"},
+    {"range too long", "[year 2024]\nnotice = a\nrest = 2024-01-01..2024-03-01 x\n", 3,
+     "at most 31"},
+    {"date far outside its year", "[year 2024]\nnotice = a\nrest = 2025-06-01 x\n", 3,
+     "outside year 2024"},
+    {"make-up day on a weekday", "[year 2024]\nnotice = a\nwork = 2024-02-05 x\n", 3,
+     "not a Saturday or Sunday"},
+    {"same day twice", "[year 2024]\nnotice = a\nrest = 2024-01-01 a\nrest = 2024-01-01 b\n", 4,
+     "line 3"},
+    {"rest and work on one day",
+     "[year 2024]\nnotice = a\nrest = 2024-02-03..2024-02-04 a\nwork = 2024-02-04 b\n", 4,
+     "already declared"},
     {"invalid UTF-8", "[year 2024]\nnotice = \xff\xfe\n", 2, "UTF-8"},
     {"overlong UTF-8", "[year 2024]\nnotice = \xc0\xaf\n", 2, "UTF-8"},
     {"control character", "[year 2024]\nnotice = a\x01\n", 2, "control character"},
     {"bad court id", "[court a b]\n", 1, "[court ID]"},
-    {"court duplicate day", "[court lw]\nrest = 2024-07-01 a\nrest = 2024-07-01 b\n[year 2024]\nnotice = x\n", 3,
+    {"court duplicate day",
+     "[court lw]\nrest = 2024-07-01 a\nrest = 2024-07-01 b\n[year 2024]\nnotice = x\n", 3,
      "for court lw"},
     {"name too long",
      "[year 2024]\nnotice = a\nrest = 2024-01-01 "
-     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxx\n",
      3, "1 to 95 bytes"},
 };
 
@@ -281,9 +291,10 @@ static void test_nul_byte_refused(void **state)
 static void test_accepted_forms(void **state)
 {
     /* BOM, CRLF, comments after values, a range across the new year */
-    static const char text[] = "\xEF\xBB\xBF# c\r\nversion = v9 # trailing\r\n[year 2019]\r\nnotice = n\r\n"
-                               "[ year 2018 ]\nnotice = m\nrest = 2018-12-30..2019-01-01 元旦  # new year\n"
-                               "work = 2018-12-29 元旦调休上班\n";
+    static const char text[] =
+        "\xEF\xBB\xBF# c\r\nversion = v9 # trailing\r\n[year 2019]\r\nnotice = n\r\n"
+        "[ year 2018 ]\nnotice = m\nrest = 2018-12-30..2019-01-01 元旦  # new year\n"
+        "work = 2018-12-29 元旦调休上班\n";
     char err[256];
     domain_calendar_t *cal = domain_calendar_parse(text, sizeof text - 1, err, sizeof err);
     if (!cal)
@@ -354,15 +365,22 @@ static void test_court_api(void **state)
 {
     domain_calendar_t *cal = fixture_calendar();
     char err[200];
-    assert_int_equal(domain_calendar_court_day(cal, "gz-1", D("2026-03-02"), true, "停电", err, sizeof err), 0);
-    assert_int_equal(domain_calendar_court_day(cal, "gz-1", D("2026-03-07"), false, "加班", err, sizeof err), 0);
-    assert_int_equal(domain_calendar_court_day(cal, "gz-1", D("2026-03-02"), false, "x", err, sizeof err), -1);
+    assert_int_equal(
+        domain_calendar_court_day(cal, "gz-1", D("2026-03-02"), true, "停电", err, sizeof err), 0);
+    assert_int_equal(
+        domain_calendar_court_day(cal, "gz-1", D("2026-03-07"), false, "加班", err, sizeof err), 0);
+    assert_int_equal(
+        domain_calendar_court_day(cal, "gz-1", D("2026-03-02"), false, "x", err, sizeof err), -1);
     assert_non_null(strstr(err, "already overrides"));
-    assert_int_equal(domain_calendar_court_day(cal, "bad id", D("2026-03-02"), true, "x", err, sizeof err), -1);
-    assert_int_equal(domain_calendar_court_day(cal, "gz-1", domain_date(2026, 2, 30), true, "x", err, sizeof err),
+    assert_int_equal(
+        domain_calendar_court_day(cal, "bad id", D("2026-03-02"), true, "x", err, sizeof err), -1);
+    assert_int_equal(domain_calendar_court_day(cal, "gz-1", domain_date(2026, 2, 30), true, "x",
+                                               err, sizeof err),
                      -1);
-    assert_int_equal(domain_calendar_court_day(cal, "gz-1", D("2026-03-03"), true, "", err, sizeof err), -1);
-    assert_int_equal(domain_calendar_court_day(cal, "gz-1", D("2026-03-03"), true, "a\nb", err, sizeof err), -1);
+    assert_int_equal(
+        domain_calendar_court_day(cal, "gz-1", D("2026-03-03"), true, "", err, sizeof err), -1);
+    assert_int_equal(
+        domain_calendar_court_day(cal, "gz-1", D("2026-03-03"), true, "a\nb", err, sizeof err), -1);
     domain_day_t day;
     assert_int_equal(domain_calendar_day(cal, "gz-1", D("2026-03-02"), &day), 0);
     assert_int_equal(day.kind, DOMAIN_DAY_HOLIDAY);
@@ -376,7 +394,8 @@ static void test_differs_finds_the_first_change(void **state)
 {
     domain_calendar_t *a = fixture_calendar();
     char *text;
-    assert_true(asprintf(&text, "%s[year 2027]\nnotice = 2027\nrest = 2027-01-01 元旦\n", k_fixture_calendar) > 0);
+    assert_true(asprintf(&text, "%s[year 2027]\nnotice = 2027\nrest = 2027-01-01 元旦\n",
+                         k_fixture_calendar) > 0);
     char err[256];
     domain_calendar_t *b = domain_calendar_parse(text, strlen(text), err, sizeof err);
     free(text);
@@ -400,21 +419,24 @@ int main(void)
     char names[FIXTURE_NBLOCKS][96];
     for (size_t i = 0; i < FIXTURE_NBLOCKS; i++) {
         const fixture_block_t *b = &k_fixture_blocks[i];
-        snprintf(names[i], sizeof names[i], "%d %s %02d-%02d..%02d-%02d: every day a holiday", b->y, b->name, b->m0,
-                 b->d0, b->m1, b->d1);
+        snprintf(names[i], sizeof names[i], "%d %s %02d-%02d..%02d-%02d: every day a holiday", b->y,
+                 b->name, b->m0, b->d0, b->m1, b->d1);
         blocks[i] = (s_block_row_t){names[i], b};
     }
-    failed += fixture_run_rows("holiday blocks", blocks, FIXTURE_NBLOCKS, sizeof blocks[0], s_block_row);
+    failed +=
+        fixture_run_rows("holiday blocks", blocks, FIXTURE_NBLOCKS, sizeof blocks[0], s_block_row);
     s_makeup_row_t makeups[FIXTURE_NMAKEUPS];
     char mnames[FIXTURE_NMAKEUPS][64];
     for (size_t i = 0; i < FIXTURE_NMAKEUPS; i++) {
         const fixture_makeup_t *m = &k_fixture_makeups[i];
-        snprintf(mnames[i], sizeof mnames[i], "make-up working day %d-%02d-%02d (%s)", m->y, m->m, m->d,
-                 m->weekday == 6 ? "Sat" : "Sun");
+        snprintf(mnames[i], sizeof mnames[i], "make-up working day %d-%02d-%02d (%s)", m->y, m->m,
+                 m->d, m->weekday == 6 ? "Sat" : "Sun");
         makeups[i] = (s_makeup_row_t){mnames[i], m};
     }
-    failed += fixture_run_rows("make-up working days", makeups, FIXTURE_NMAKEUPS, sizeof makeups[0], s_makeup_row);
-    failed += fixture_run_rows("parser refusals", s_bad, sizeof s_bad / sizeof s_bad[0], sizeof s_bad[0], s_bad_row);
+    failed += fixture_run_rows("make-up working days", makeups, FIXTURE_NMAKEUPS, sizeof makeups[0],
+                               s_makeup_row);
+    failed += fixture_run_rows("parser refusals", s_bad, sizeof s_bad / sizeof s_bad[0],
+                               sizeof s_bad[0], s_bad_row);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_day_matches_the_notices),
         cmocka_unit_test(test_chuxi_2024_is_a_working_day),

@@ -71,9 +71,21 @@ static void test_days_round_trip_and_weekday(void **state)
 static void test_parse_and_format(void **state)
 {
     domain_date_t d;
-    const char *bad[] = {"", "2025-1-01", "2025-01-1", "2025/01/01", "2025-02-29", "2025-13-01", "2025-00-10",
-                         "2025-01-00", "1899-12-31", "2400-01-01", " 2025-01-01", "2025-01-01 ", "２０２５-01-01",
-                         "2025-01-01x", "abcd-ef-gh"};
+    const char *bad[] = {"",
+                         "2025-1-01",
+                         "2025-01-1",
+                         "2025/01/01",
+                         "2025-02-29",
+                         "2025-13-01",
+                         "2025-00-10",
+                         "2025-01-00",
+                         "1899-12-31",
+                         "2400-01-01",
+                         " 2025-01-01",
+                         "2025-01-01 ",
+                         "２０２５-01-01",
+                         "2025-01-01x",
+                         "abcd-ef-gh"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (domain_date_parse(bad[i], &d) == 0)
             fail_msg("accepted \"%s\"", bad[i]);
@@ -110,7 +122,8 @@ static void test_zones(void **state)
     assert_int_equal(z.utc_offset_s, 8 * 3600);
     assert_int_equal(domain_zone_find("PRC", &z), 0);
     assert_string_equal(z.name, "Asia/Shanghai");
-    const char *unknown[] = {"America/New_York", "Asia/Urumqi", "", "asia/shanghai", "Asia/Shanghai ", "+08:00"};
+    const char *unknown[] = {"America/New_York", "Asia/Urumqi",    "",
+                             "asia/shanghai",    "Asia/Shanghai ", "+08:00"};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
         assert_int_equal(domain_zone_find(unknown[i], &z), -1);
     assert_int_equal(domain_zone_find(NULL, &z), -1);
@@ -147,12 +160,16 @@ static void test_local_date_at_2359_and_0000(void **state)
 
 int main(void)
 {
-    int failed = fixture_run_rows("month-end rule", s_month_rows, sizeof s_month_rows / sizeof s_month_rows[0],
+    int failed = fixture_run_rows("month-end rule", s_month_rows,
+                                  sizeof s_month_rows / sizeof s_month_rows[0],
                                   sizeof s_month_rows[0], s_month_row);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_leap_years),        cmocka_unit_test(test_days_round_trip_and_weekday),
-        cmocka_unit_test(test_parse_and_format),  cmocka_unit_test(test_add_days_limits),
-        cmocka_unit_test(test_zones),             cmocka_unit_test(test_local_date_at_2359_and_0000),
+        cmocka_unit_test(test_leap_years),
+        cmocka_unit_test(test_days_round_trip_and_weekday),
+        cmocka_unit_test(test_parse_and_format),
+        cmocka_unit_test(test_add_days_limits),
+        cmocka_unit_test(test_zones),
+        cmocka_unit_test(test_local_date_at_2359_and_0000),
     };
     failed += cmocka_run_group_tests_name("date", tests, NULL, NULL);
     return failed ? 1 : 0;

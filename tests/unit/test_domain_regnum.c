@@ -53,8 +53,9 @@ static void s_row(void **state)
 static void test_parse_refuses_near_misses(void **state)
 {
     const char *t = DOMAIN_REGNUM_DEFAULT_TEMPLATE;
-    const char *bad[] = {"荔法联〔2026〕号", "荔法联〔2026〕012号", "荔法联〔26〕12号", "荔法联〔2026〕12",
-                         "荔法联〔2026〕12号x", "荔法联(2026)12号", "荔法联〔2026〕0号", ""};
+    const char *bad[] = {
+        "荔法联〔2026〕号",    "荔法联〔2026〕012号", "荔法联〔26〕12号",  "荔法联〔2026〕12",
+        "荔法联〔2026〕12号x", "荔法联(2026)12号",    "荔法联〔2026〕0号", ""};
     int y;
     uint32_t q;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -68,7 +69,8 @@ static void test_parse_refuses_near_misses(void **state)
 static void test_small_buffer_refused(void **state)
 {
     char buf[8];
-    assert_int_equal(domain_regnum_render(DOMAIN_REGNUM_DEFAULT_TEMPLATE, 2026, 12, buf, sizeof buf), -1);
+    assert_int_equal(
+        domain_regnum_render(DOMAIN_REGNUM_DEFAULT_TEMPLATE, 2026, 12, buf, sizeof buf), -1);
     char err[128];
     assert_int_equal(domain_regnum_validate("{year}", err, sizeof err), -1);
     assert_non_null(strstr(err, "exactly one {year} and one {seq}"));
@@ -76,8 +78,8 @@ static void test_small_buffer_refused(void **state)
 
 int main(void)
 {
-    int failed = fixture_run_rows("registration numbers", s_rows, sizeof s_rows / sizeof s_rows[0], sizeof s_rows[0],
-                                  s_row);
+    int failed = fixture_run_rows("registration numbers", s_rows, sizeof s_rows / sizeof s_rows[0],
+                                  sizeof s_rows[0], s_row);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_refuses_near_misses),
         cmocka_unit_test(test_small_buffer_refused),

@@ -17,20 +17,27 @@ typedef struct {
 
 /* §4.2, row by row. */
 static const s_default_row_t s_defaults[] = {
-    {"register: received, same day, Art. 13", "register", "received", "same-day", 0, "after", "Art. 13"},
+    {"register: received, same day, Art. 13", "register", "received", "same-day", 0, "after",
+     "Art. 13"},
     {"transfer: approved, 2 days, Art. 15", "transfer", "approved", "days", 2, "after", "Art. 15"},
-    {"answer-lead: session closed, 3 months, Art. 14", "answer-lead", "session-closed", "months", 3, "after",
-     "Art. 14"},
-    {"answer-co: session closed, 1 month, Art. 14", "answer-co", "session-closed", "months", 1, "after", "Art. 14"},
-    {"answer-between: transferred, 2 months, Art. 15", "answer-between", "transferred", "months", 2, "after",
-     "Art. 15"},
-    {"answer-between-max: transferred, 4 months, Art. 15", "answer-between-max", "transferred", "months", 4, "after",
-     "Art. 15"},
-    {"answer-quick: received, 3 days, Art. 16", "answer-quick", "received", "days", 3, "after", "Art. 16"},
-    {"report-letters: periodic, Art. 8(5)", "report-letters", "registered", "periodic", 30, "after", "Art. 8(5)"},
-    {"rehandle: evaluated, 1 month, no article", "rehandle", "evaluated", "months", 1, "after", NULL},
-    {"case-year-end: fixed Dec 31, Art. 9(5)", "case-year-end", "year", "year-end", 0, "after", "Art. 9(5)"},
-    {"activity-notice: 5 days before, Art. 9(2)", "activity-notice", "activity", "days", 5, "before", "Art. 9(2)"},
+    {"answer-lead: session closed, 3 months, Art. 14", "answer-lead", "session-closed", "months", 3,
+     "after", "Art. 14"},
+    {"answer-co: session closed, 1 month, Art. 14", "answer-co", "session-closed", "months", 1,
+     "after", "Art. 14"},
+    {"answer-between: transferred, 2 months, Art. 15", "answer-between", "transferred", "months", 2,
+     "after", "Art. 15"},
+    {"answer-between-max: transferred, 4 months, Art. 15", "answer-between-max", "transferred",
+     "months", 4, "after", "Art. 15"},
+    {"answer-quick: received, 3 days, Art. 16", "answer-quick", "received", "days", 3, "after",
+     "Art. 16"},
+    {"report-letters: periodic, Art. 8(5)", "report-letters", "registered", "periodic", 30, "after",
+     "Art. 8(5)"},
+    {"rehandle: evaluated, 1 month, no article", "rehandle", "evaluated", "months", 1, "after",
+     NULL},
+    {"case-year-end: fixed Dec 31, Art. 9(5)", "case-year-end", "year", "year-end", 0, "after",
+     "Art. 9(5)"},
+    {"activity-notice: 5 days before, Art. 9(2)", "activity-notice", "activity", "days", 5,
+     "before", "Art. 9(2)"},
 };
 
 static void s_default_row(void **state)
@@ -53,7 +60,8 @@ static void s_default_row(void **state)
         assert_null(domain_rule_article(id));
     /* Art. 20: escalation after two urgings, to the supervising leader */
     assert_int_equal(rule->urgings_before_escalation, 2);
-    assert_true(rule->notify_escalate & (DOMAIN_NOTIFY_SUPERVISING_LEADER | DOMAIN_NOTIFY_LIAISON_OFFICE));
+    assert_true(rule->notify_escalate &
+                (DOMAIN_NOTIFY_SUPERVISING_LEADER | DOMAIN_NOTIFY_LIAISON_OFFICE));
     char err[200];
     assert_int_equal(domain_rule_validate(rule, err, sizeof err), 0);
 }
@@ -75,7 +83,8 @@ static const s_set_row_t s_sets[] = {
     {"roll none", "register", "roll", "none", true},
     {"direction before", "transfer", "direction", "before", true},
     {"enabled no", "rehandle", "enabled", "no", true},
-    {"notify-escalate list", "transfer", "notify-escalate", "supervising-leader,liaison-office", true},
+    {"notify-escalate list", "transfer", "notify-escalate", "supervising-leader,liaison-office",
+     true},
     {"unknown rule", "answer-slow", "amount", "3", false},
     {"unknown key", "transfer", "color", "red", false},
     {"unit nonsense", "transfer", "unit", "weeks", false},
@@ -123,23 +132,28 @@ static void test_override_changes_due_date(void **state)
     domain_rules_defaults(&rules);
     domain_explain_t ex;
     /* §6: transfer 2025-01-24 is 1/26 in days, 1/27 in working days */
-    assert_int_equal(domain_rules_due(&rules, DOMAIN_RULE_TRANSFER, cal, NULL, D("2025-01-24"), 0, &ex), 0);
+    assert_int_equal(
+        domain_rules_due(&rules, DOMAIN_RULE_TRANSFER, cal, NULL, D("2025-01-24"), 0, &ex), 0);
     assert_date_equal(ex.due, D("2025-01-26"));
     assert_int_equal(domain_rules_set(&rules, "transfer", "unit", "workdays", NULL, 0), 0);
-    assert_int_equal(domain_rules_due(&rules, DOMAIN_RULE_TRANSFER, cal, NULL, D("2025-01-24"), 0, &ex), 0);
+    assert_int_equal(
+        domain_rules_due(&rules, DOMAIN_RULE_TRANSFER, cal, NULL, D("2025-01-24"), 0, &ex), 0);
     assert_date_equal(ex.due, D("2025-01-27"));
     /* same-day registration kept on the rest day when the court says so */
     assert_int_equal(domain_rules_set(&rules, "register", "roll", "none", NULL, 0), 0);
-    assert_int_equal(domain_rules_due(&rules, DOMAIN_RULE_REGISTER, cal, NULL, D("2025-05-03"), 0, &ex), 0);
+    assert_int_equal(
+        domain_rules_due(&rules, DOMAIN_RULE_REGISTER, cal, NULL, D("2025-05-03"), 0, &ex), 0);
     assert_date_equal(ex.due, D("2025-05-03"));
     /* a switched-off rule gives no date */
     assert_int_equal(domain_rules_set(&rules, "rehandle", "enabled", "no", NULL, 0), 0);
-    assert_int_equal(domain_rules_due(&rules, DOMAIN_RULE_REHANDLE, cal, NULL, D("2025-05-03"), 0, &ex), -1);
+    assert_int_equal(
+        domain_rules_due(&rules, DOMAIN_RULE_REHANDLE, cal, NULL, D("2025-05-03"), 0, &ex), -1);
     assert_int_equal(ex.status, DOMAIN_DUE_NO_DATE);
     /* unit switches: same-day -> days starts at 1 */
     assert_int_equal(domain_rules_set(&rules, "register", "unit", "days", NULL, 0), 0);
     assert_int_equal(domain_rules_get(&rules, DOMAIN_RULE_REGISTER)->period.amount, 1);
-    assert_int_equal(domain_rules_due(&rules, (domain_rule_id_t)99, cal, NULL, D("2025-05-03"), 0, &ex), -1);
+    assert_int_equal(
+        domain_rules_due(&rules, (domain_rule_id_t)99, cal, NULL, D("2025-05-03"), 0, &ex), -1);
     domain_calendar_destroy(&cal);
 }
 
@@ -152,7 +166,8 @@ static void test_case_year_end_rolls_back(void **state)
     domain_rules_t rules;
     domain_rules_defaults(&rules);
     domain_explain_t ex;
-    assert_int_equal(domain_rules_due(&rules, DOMAIN_RULE_CASE_YEAR_END, cal, NULL, D("2022-04-01"), 0, &ex), 0);
+    assert_int_equal(
+        domain_rules_due(&rules, DOMAIN_RULE_CASE_YEAR_END, cal, NULL, D("2022-04-01"), 0, &ex), 0);
     assert_date_equal(ex.nominal, D("2022-12-31"));
     assert_date_equal(ex.due, D("2022-12-30"));
     domain_calendar_destroy(&cal);
@@ -176,7 +191,8 @@ static void test_schedule(void **state)
     assert_date_equal(d, D("2025-04-11"));
     assert_int_equal(domain_rule_urge_date(r, D("2025-04-10"), 2, &d), 0);
     assert_date_equal(d, D("2025-04-18"));
-    assert_int_equal(domain_rule_urge_date(r, D("2025-04-10"), 3, &d), -1); /* only two before escalation */
+    assert_int_equal(domain_rule_urge_date(r, D("2025-04-10"), 3, &d),
+                     -1); /* only two before escalation */
     assert_int_equal(domain_rule_escalation_date(r, D("2025-04-10"), &d), 0);
     assert_date_equal(d, D("2025-04-25"));
 }
@@ -211,20 +227,22 @@ static void test_explain_rolled_over_days(void **state)
     assert_int_equal(domain_zone_find("Asia/Shanghai", &z), 0);
     int64_t start;
     assert_int_equal(domain_zone_start_of_day(&z, D("2025-01-27"), &start), 0);
-    assert_int_equal(domain_rules_due_at(&rules, DOMAIN_RULE_TRANSFER, cal, NULL, &z, start, 0, &ex), 0);
+    assert_int_equal(
+        domain_rules_due_at(&rules, DOMAIN_RULE_TRANSFER, cal, NULL, &z, start, 0, &ex), 0);
     assert_int_equal(ex.nskips, 7); /* 1/29 .. 2/4 */
     assert_string_equal(ex.skips[0].name, "春节");
     char *text = domain_explain_text(&ex);
     assert_non_null(text);
-    const char *want[] = {"trigger: 2025-01-27 (Mon) approval date",
-                          "rule: transfer — 审批后二日内转交承办部门 (Art. 15)",
-                          "unit: 2 calendar days after the trigger",
-                          "nominal last day: 2025-01-29 (Wed)",
-                          "rolled over: 2025-01-29 (Wed) 春节, holiday",
-                          "rolled over: 2025-02-04 (Tue) 春节, holiday",
-                          "due: 2025-02-05 (Wed), ends 24:00 court-local = 2025-02-05T16:00:00Z (Asia/Shanghai)",
-                          "calendar: version test-1",
-                          "2025: 国办发明电〔2024〕12号"};
+    const char *want[] = {
+        "trigger: 2025-01-27 (Mon) approval date",
+        "rule: transfer — 审批后二日内转交承办部门 (Art. 15)",
+        "unit: 2 calendar days after the trigger",
+        "nominal last day: 2025-01-29 (Wed)",
+        "rolled over: 2025-01-29 (Wed) 春节, holiday",
+        "rolled over: 2025-02-04 (Tue) 春节, holiday",
+        "due: 2025-02-05 (Wed), ends 24:00 court-local = 2025-02-05T16:00:00Z (Asia/Shanghai)",
+        "calendar: version test-1",
+        "2025: 国办发明电〔2024〕12号"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(text, want[i]))
             fail_msg("explanation lacks \"%s\":\n%s", want[i], text);
@@ -259,14 +277,16 @@ static void test_explain_provisional_and_refused(void **state)
     domain_period_t p = {DOMAIN_UNIT_DAYS, 3, DOMAIN_DIRECTION_AFTER, DOMAIN_ROLL_FORWARD};
     domain_explain_t ex;
     domain_explain_reset(&ex);
-    assert_int_equal(domain_period_due(cal, NULL, &p, D("2026-12-30"), DOMAIN_DUE_PROVISIONAL, &ex), 0);
+    assert_int_equal(domain_period_due(cal, NULL, &p, D("2026-12-30"), DOMAIN_DUE_PROVISIONAL, &ex),
+                     0);
     char *text = domain_explain_text(&ex);
     assert_non_null(strstr(text, "PROVISIONAL: the calendar has no holiday notice for 2027"));
     assert_non_null(strstr(text, "2027: no notice (unknown year)"));
     free(text);
     assert_int_equal(domain_period_due(cal, NULL, &p, D("2026-12-30"), 0, &ex), -1);
     text = domain_explain_text(&ex);
-    assert_non_null(strstr(text, "refused (unknown-year): the work calendar has no holiday notice for 2027"));
+    assert_non_null(
+        strstr(text, "refused (unknown-year): the work calendar has no holiday notice for 2027"));
     free(text);
     assert_string_equal(domain_due_status_name(DOMAIN_DUE_UNKNOWN_YEAR), "unknown-year");
     assert_null(domain_explain_text(NULL));
@@ -276,7 +296,8 @@ static void test_explain_provisional_and_refused(void **state)
 static void test_explain_court_override(void **state)
 {
     domain_calendar_t *cal = fixture_calendar();
-    assert_int_equal(domain_calendar_court_day(cal, "lw", D("2025-03-05"), true, "院庆", NULL, 0), 0);
+    assert_int_equal(domain_calendar_court_day(cal, "lw", D("2025-03-05"), true, "院庆", NULL, 0),
+                     0);
     domain_period_t p = {DOMAIN_UNIT_DAYS, 2, DOMAIN_DIRECTION_AFTER, DOMAIN_ROLL_FORWARD};
     domain_explain_t ex;
     domain_explain_reset(&ex);
@@ -297,10 +318,11 @@ static void test_explain_court_override(void **state)
 int main(void)
 {
     int failed = 0;
-    failed += fixture_run_rows("§4.2 defaults", s_defaults, sizeof s_defaults / sizeof s_defaults[0],
-                               sizeof s_defaults[0], s_default_row);
-    failed += fixture_run_rows("per-court overrides", s_sets, sizeof s_sets / sizeof s_sets[0], sizeof s_sets[0],
-                               s_set_row);
+    failed +=
+        fixture_run_rows("§4.2 defaults", s_defaults, sizeof s_defaults / sizeof s_defaults[0],
+                         sizeof s_defaults[0], s_default_row);
+    failed += fixture_run_rows("per-court overrides", s_sets, sizeof s_sets / sizeof s_sets[0],
+                               sizeof s_sets[0], s_set_row);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_override_changes_due_date),
         cmocka_unit_test(test_case_year_end_rolls_back),
