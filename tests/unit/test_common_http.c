@@ -189,8 +189,12 @@ static int setup(void **state)
     f->loop = loop_new();
     f->metrics = metrics_new();
     f->server = http_server_new(f->loop, f->metrics, "127.0.0.1", 0, 0);
-    if (!f->server)
+    if (!f->server) {
+        metrics_destroy(&f->metrics);
+        loop_destroy(&f->loop);
+        free(f);
         return -1;
+    }
     f->client.port = http_server_port(f->server);
     atomic_store(&f->client.ready, true);
     http_server_add_ready_check(f->server, "postgres", ready_check, &f->client);
