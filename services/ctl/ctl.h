@@ -14,5 +14,6 @@ enum {
 /* Each command gets argv with argv[0] = the command's name. */
 int ctl_due(int argc, char **argv);
 int ctl_migrate(int argc, char **argv);
+int ctl_bus(int argc, char **argv);
 
 #endif

@@ -12,7 +12,8 @@
  * consumer daemon re-applies it within a second and marks it 'replayed' (or
  * parks it again with the new reason).
  *
- * The DSN defaults to $LIAISON_PG_DSN, then $LIAISON_PG_ADMIN_DSN. */
+ * The DSN defaults to $LIAISON_PG_DSN, then pg_dsn of the admin configuration
+ * (var/admin.conf, written by scripts/services up), then $LIAISON_PG_ADMIN_DSN. */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "common/bus_consumer.h"
 #include "common/pg.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_ini.h"
 
 int ctl_bus(int argc, char **argv);
 
@@ -233,22 +235,27 @@ int ctl_bus(int argc, char **argv)
             return CTL_EXIT_USAGE;
         }
     }
+    char *admin_dsn = NULL;
     if (!dsn)
-        dsn = getenv("LIAISON_PG_DSN");
+        dsn = admin_dsn = ctl_admin_dsn();
     if (!dsn)
         dsn = getenv("LIAISON_PG_ADMIN_DSN");
     if (!dsn) {
-        fprintf(stderr, "liaisonctl bus: no database: pass --dsn or set LIAISON_PG_DSN\n");
+        fprintf(stderr, "liaisonctl bus: no database: pass --dsn, set LIAISON_PG_DSN, or run "
+                        "from the repository root after `make up` (reads %s)\n",
+                ctl_admin_config_path());
         return CTL_EXIT_USAGE;
     }
     int known = strcmp(cmd, "status") == 0 || strcmp(cmd, "dead-letters") == 0
                 || strcmp(cmd, "replay") == 0;
     if (!known) {
+        free(admin_dsn);
         s_usage(stderr);
         return CTL_EXIT_USAGE;
     }
     char *error = NULL;
     PGconn *c = pg_connect_blocking(dsn, &error);
+    free(admin_dsn);
     if (!c) {
         fprintf(stderr, "liaisonctl bus: cannot connect: %s\n", error);
         free(error);

@@ -13,6 +13,7 @@ typedef struct {
 static const ctl_command_t s_commands[] = {
     {"due", ctl_due, "compute a due date by the regulation's rules (no daemon needed)"},
     {"migrate", ctl_migrate, "apply the SQL migrations of every service"},
+    {"bus", ctl_bus, "event streams: status, dead letters, replay"},
 };
 
 static void s_usage(FILE *out)
