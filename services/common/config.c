@@ -48,6 +48,13 @@ static const key_def_t s_keys[] = {
     /* real: the system clock; test: real time plus the offset in clock_file */
     {"common", "clock", T_ENUM, "real", 0, 0, "real|test", 0},
     {"common", "clock_file", T_PATH, "var/testclock", 0, 0, NULL, 0},
+    /* where each daemon serves its event stream (ARCHITECTURE.md §2): the
+     * producer binds it, its consumers connect to it */
+    {"common", "bus_intake", T_STRING, "tcp://127.0.0.1:7411", 0, 0, NULL, 0},
+    {"common", "bus_routing", T_STRING, "tcp://127.0.0.1:7412", 0, 0, NULL, 0},
+    {"common", "bus_deadline", T_STRING, "tcp://127.0.0.1:7413", 0, 0, NULL, 0},
+    {"common", "bus_notify", T_STRING, "tcp://127.0.0.1:7414", 0, 0, NULL, 0},
+    {"common", "bus_report", T_STRING, "tcp://127.0.0.1:7415", 0, 0, NULL, 0},
 
     {"*", "http_address", T_STRING, "127.0.0.1", 0, 0, NULL, 0},
     {"*", "http_port", T_PORT, "0", 0, 0, NULL, 0},
@@ -60,6 +67,13 @@ static const key_def_t s_keys[] = {
     {"*", "redis_password", T_STRING, "", 0, 0, NULL, F_SECRET},
     /* how long SIGTERM waits for requests in flight */
     {"*", "drain_timeout", T_DURATION, "10s", 0, 0, NULL, 0},
+
+    /* intake: worker threads, each with its own Postgres connection */
+    {"intake", "workers", T_INT, "8", 1, 64, NULL, 0},
+    /* intake: the pull server of the "intake" event stream */
+    {"intake", "bus_endpoint", T_STRING, "tcp://127.0.0.1:7501", 0, 0, NULL, 0},
+    /* intake: a file holding a token ensured as an operator token at start ("" = none) */
+    {"intake", "bootstrap_token_file", T_STRING, "", 0, 0, NULL, 0},
 };
 
 static const char *const s_daemons[] = {"intake", "routing", "deadline", "notify", "report"};

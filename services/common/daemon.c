@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
+#include "common/bus_server.h"
 #include "common/log.h"
 
 #define MAX_HOOKS     16
@@ -33,6 +36,16 @@ struct daemon_t {
     http_server_t *http;
     pg_t *pg;
     redis_t *redis;
+
+    void *zmq;
+    bus_sequencer_t *sequencer;
+    bus_server_t *bus_server;
+    struct {
+        char *producer;
+        bus_consumer_t *consumer;
+    } consumers[MAX_HOOKS];
+    size_t n_consumers;
+    metrics_family_t *bus_head, *bus_position, *bus_lag, *bus_oldest, *bus_dead;
 
     check_t checks[MAX_HOOKS];
     size_t n_checks;
@@ -170,6 +183,132 @@ static void collect_connections(metrics_t *m, void *arg)
     }
 }
 
+/* ---- the event bus -------------------------------------------------------------- */
+
+void *daemon_zmq(daemon_t *self)
+{
+    if (!self->zmq)
+        self->zmq = zmq_ctx_new();
+    return self->zmq;
+}
+
+static const char *bus_endpoint(daemon_t *self, const char *daemon)
+{
+    char key[64];
+    snprintf(key, sizeof key, "bus_%s", daemon);
+    return config_str(self->config, "common", key);
+}
+
+static void bus_families(daemon_t *self)
+{
+    if (self->bus_head)
+        return;
+    self->bus_head = metrics_add_gauge(self->metrics, "liaison_bus_stream_head",
+                                       "Last sequenced position of the stream.", "stream");
+    self->bus_position =
+        metrics_add_gauge(self->metrics, "liaison_bus_consumer_position",
+                          "Last position the consumer applied and committed.", "stream,consumer");
+    self->bus_lag = metrics_add_gauge(self->metrics, "liaison_bus_consumer_lag",
+                                      "Events sequenced but not yet applied (head - position).",
+                                      "stream,consumer");
+    self->bus_oldest = metrics_add_gauge(
+        self->metrics, "liaison_bus_consumer_oldest_unapplied_seconds",
+        "Age of the oldest event past the consumer's position (0 when caught up).",
+        "stream,consumer");
+    self->bus_dead =
+        metrics_add_counter(self->metrics, "liaison_bus_consumer_dead_letters_total",
+                            "Events parked as dead letters by this process.", "stream,consumer");
+}
+
+static void collect_bus(metrics_t *m, void *arg)
+{
+    daemon_t *self = arg;
+    if (self->sequencer)
+        metrics_set(metrics_series(self->bus_head, self->name),
+                    (double)bus_sequencer_head(self->sequencer));
+    int64_t now_us = clock_now_us(self->clock);
+    for (size_t i = 0; i < self->n_consumers; i++) {
+        bus_consumer_stats_t st;
+        bus_consumer_stats(self->consumers[i].consumer, &st);
+        const char *stream = self->consumers[i].producer;
+        metrics_set(metrics_series(self->bus_position, stream, self->name), (double)st.position);
+        metrics_set(metrics_series(self->bus_lag, stream, self->name),
+                    st.head > st.position ? (double)(st.head - st.position) : 0);
+        double age = st.oldest_unapplied_us > 0 && now_us > st.oldest_unapplied_us
+                         ? (double)(now_us - st.oldest_unapplied_us) / 1e6
+                         : 0;
+        metrics_set(metrics_series(self->bus_oldest, stream, self->name), age);
+        metrics_series_t *dead = metrics_series(self->bus_dead, stream, self->name);
+        double seen = metrics_value(dead);
+        if ((double)st.parked > seen)
+            metrics_add(dead, (double)st.parked - seen);
+    }
+}
+
+int daemon_bus_serve(daemon_t *self)
+{
+    if (self->bus_server)
+        return 0;
+    char *conninfo = daemon_conninfo(self);
+    if (!conninfo || !daemon_zmq(self)) {
+        free(conninfo);
+        return -1;
+    }
+    const char *endpoint = bus_endpoint(self, self->name);
+    self->sequencer = bus_sequencer_new(self->loop, conninfo, self->name);
+    if (self->sequencer)
+        self->bus_server =
+            bus_server_new(self->loop, self->zmq, endpoint, conninfo, self->sequencer);
+    free(conninfo);
+    if (!self->bus_server) {
+        log_error("bus: cannot serve the stream", "stream=%s endpoint=%s", self->name, endpoint);
+        bus_sequencer_destroy(&self->sequencer);
+        return -1;
+    }
+    bus_families(self);
+    log_info("bus: serving", "stream=%s endpoint=%s", self->name, endpoint);
+    return 0;
+}
+
+bus_sequencer_t *daemon_bus_sequencer(daemon_t *self)
+{
+    return self->sequencer;
+}
+
+int daemon_bus_consume(daemon_t *self, const char *producer, bus_apply_fn *apply, void *arg)
+{
+    if (self->n_consumers == MAX_HOOKS || !daemon_zmq(self))
+        return -1;
+    char *conninfo = daemon_conninfo(self);
+    char *copy = strdup(producer);
+    if (!conninfo || !copy) {
+        free(conninfo);
+        free(copy);
+        return -1;
+    }
+    bus_consumer_config_t cfg = {
+        .name = self->name,
+        .stream = producer,
+        .endpoint = bus_endpoint(self, producer),
+        .conninfo = conninfo,
+        .apply = apply,
+        .apply_arg = arg,
+    };
+    bus_consumer_t *c = bus_consumer_new(self->zmq, &cfg);
+    free(conninfo);
+    if (!c) {
+        log_error("bus: cannot consume", "stream=%s endpoint=%s", producer, cfg.endpoint);
+        free(copy);
+        return -1;
+    }
+    self->consumers[self->n_consumers].producer = copy;
+    self->consumers[self->n_consumers].consumer = c;
+    self->n_consumers++;
+    bus_families(self);
+    log_info("bus: consuming", "stream=%s endpoint=%s", producer, cfg.endpoint);
+    return 0;
+}
+
 int daemon_add_ready_check(daemon_t *self, const char *name, http_ready_fn *fn, void *arg)
 {
     if (self->n_checks == MAX_HOOKS)
@@ -232,13 +371,18 @@ static char *conninfo_with_password(const char *dsn, const char *password)
     return out;
 }
 
+char *daemon_conninfo(daemon_t *self)
+{
+    const char *dsn = config_str(self->config, self->name, "postgres_dsn");
+    const char *password = config_str(self->config, self->name, "postgres_password");
+    return *password ? conninfo_with_password(dsn, password) : strdup(dsn);
+}
+
 pg_t *daemon_postgres(daemon_t *self)
 {
     if (self->pg)
         return self->pg;
-    const char *dsn = config_str(self->config, self->name, "postgres_dsn");
-    const char *password = config_str(self->config, self->name, "postgres_password");
-    char *conninfo = *password ? conninfo_with_password(dsn, password) : strdup(dsn);
+    char *conninfo = daemon_conninfo(self);
     if (!conninfo)
         return NULL;
     self->pg = pg_new(self->loop, conninfo, "main");
@@ -488,7 +632,8 @@ daemon_t *daemon_new(const char *name, int argc, char **argv, int *exit_code)
         metrics_add_gauge(self->metrics, "liaison_dependency_in_flight",
                           "Queries or commands waiting for their answer.", "dependency");
     if (metrics_on_collect(self->metrics, collect_dependencies, self) < 0 ||
-        metrics_on_collect(self->metrics, collect_connections, self) < 0)
+        metrics_on_collect(self->metrics, collect_connections, self) < 0 ||
+        metrics_on_collect(self->metrics, collect_bus, self) < 0)
         goto fail;
 
     const char *address = config_str(self->config, name, "http_address");
@@ -514,8 +659,18 @@ void daemon_destroy(daemon_t **self_p)
     if (!self_p || !*self_p)
         return;
     daemon_t *self = *self_p;
-    /* connections first: their pending callbacks may still answer HTTP
-     * requests; then the server (answers what is left), then the loop */
+    /* the bus first (consumer threads stop, sockets close, so the ZeroMQ
+     * context can end without waiting), then connections: their pending
+     * callbacks may still answer HTTP requests; then the server (answers
+     * what is left), then the loop */
+    for (size_t i = 0; i < self->n_consumers; i++) {
+        bus_consumer_destroy(&self->consumers[i].consumer);
+        free(self->consumers[i].producer);
+    }
+    bus_server_destroy(&self->bus_server);
+    bus_sequencer_destroy(&self->sequencer);
+    if (self->zmq)
+        zmq_ctx_term(self->zmq);
     pg_destroy(&self->pg);
     redis_destroy(&self->redis);
     http_server_destroy(&self->http);

@@ -42,6 +42,8 @@
 
 #include <stdbool.h>
 
+#include "common/bus_consumer.h"
+#include "common/bus_sequencer.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/http.h"
@@ -79,6 +81,30 @@ pg_t *daemon_postgres(daemon_t *self);
 /* The same for Redis: [<name>] redis_host, redis_port, redis_password;
  * readiness check "redis". */
 redis_t *daemon_redis(daemon_t *self);
+
+/* ---- the event bus (ARCHITECTURE.md §2) -------------------------------------
+ *
+ * daemon_bus_serve: run the sequencer of this daemon's own stream (named
+ * after the daemon) and its pull server at [common] bus_<name>. The outbox
+ * is in the daemon's schema, reached through its postgres_dsn. After each
+ * COMMIT that published events, call bus_sequencer_notify() on
+ * daemon_bus_sequencer() so consumers hear of them at once.
+ *
+ * daemon_bus_consume: apply the stream of the daemon `producer` (found at
+ * [common] bus_<producer>) with `apply`, on the consumer's own thread and
+ * connection; see bus_consumer.h.
+ *
+ * Both put their state on /metrics: liaison_bus_stream_head{stream},
+ * liaison_bus_consumer_position / _lag / _oldest_unapplied_seconds and
+ * liaison_bus_consumer_dead_letters_total{stream,consumer}. */
+int daemon_bus_serve(daemon_t *self);
+bus_sequencer_t *daemon_bus_sequencer(daemon_t *self);
+int daemon_bus_consume(daemon_t *self, const char *producer, bus_apply_fn *apply, void *arg);
+/* The daemon's ZeroMQ context. */
+void *daemon_zmq(daemon_t *self);
+/* postgres_dsn with postgres_password added (the caller frees), for
+ * connections of the daemon's own: worker threads, consumers. */
+char *daemon_conninfo(daemon_t *self);
 
 /* A readiness check of the daemon's own (shown under name in /readyz and
  * as liaison_dependency_up{dependency="name"}). */
