@@ -1,0 +1,1 @@
+../_auth/001_auth.sql
