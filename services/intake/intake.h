@@ -1,0 +1,197 @@
+/* intake — the directory and the registrations of items (Art. 13).
+ *
+ * Threads. The loop thread (daemon.h) owns HTTP, the bus sequencer and the
+ * pull server. Every request that needs the database becomes a job, run on
+ * one of a small pool of worker threads, each with its own blocking
+ * connection (pg_connect_blocking). Why threads and not the loop's own
+ * non-blocking connection: a registration is a transaction whose later
+ * statements depend on earlier results (the serial taken from the counter
+ * row goes into the number, the number into the event), so on the loop it
+ * would hold the one connection for several round trips while every other
+ * request queues behind it; and the counter row lock serialises
+ * registrations of a court, so several transactions must be in flight at
+ * once for courts to proceed in parallel and for Postgres to group their
+ * commits. A pool of N connections gives exactly that with straight-line
+ * code.
+ *
+ * The loop and the workers share no mutable state: a job is handed over
+ * whole (the loop fills its inputs and never touches them again; the worker
+ * fills its outputs and hands it back) through two queues, and a worker
+ * wakes the loop with an eventfd. The only field the loop writes after
+ * submitting is `req` (cleared when the request dies), which no worker
+ * reads. Each worker keeps its own small caches (tokens, courts): nothing
+ * to lock, at the price of each worker looking a token up once.
+ */
+#ifndef LIAISON_INTAKE_INTAKE_H
+#define LIAISON_INTAKE_INTAKE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/clock.h"
+#include "common/http.h"
+#include "common/loop.h"
+
+#define INTAKE_STREAM "intake"
+#define INTAKE_PRODUCER "liaison-intake"
+#define INTAKE_VERSION "0.1.0"
+
+/* ---- who is asking -------------------------------------------------------- */
+
+typedef enum {
+    INTAKE_ROLE_NONE = 0,
+    INTAKE_ROLE_LIAISON_OFFICE,
+    INTAKE_ROLE_LEADER,
+    INTAKE_ROLE_DEPARTMENT,
+    INTAKE_ROLE_OPERATOR,
+    INTAKE_ROLE_AUDITOR,
+    INTAKE_ROLE_SYSTEM,
+} intake_role_t;
+
+typedef struct {
+    intake_role_t role;
+    char court[64];      /* "" for an operator */
+    char department[64]; /* department tokens only */
+    char token_hash[65]; /* hex SHA-256, never the token */
+} intake_principal_t;
+
+const char *intake_role_name(intake_role_t role);
+int intake_role_parse(const char *name, intake_role_t *out);
+
+/* What a principal may do on a court. */
+typedef enum {
+    INTAKE_ACCESS_READ,      /* items and directory of the court */
+    INTAKE_ACCESS_REGISTER,  /* register items */
+    INTAKE_ACCESS_DIRECTORY, /* change the court's directory */
+    INTAKE_ACCESS_ADMIN,     /* courts and tokens: operators only */
+} intake_access_t;
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+typedef struct intake_worker_t intake_worker_t;
+typedef struct intake_job_t intake_job_t;
+typedef struct intake_t intake_t;
+
+typedef void(intake_job_fn)(intake_worker_t *w, intake_job_t *job);
+
+struct intake_job_t {
+    /* inputs: written by the loop before submit, read-only afterwards */
+    intake_job_fn *run;
+    char *court;        /* {court} of the path, or NULL */
+    char *id;           /* {id} / {kind} / {deputy} of the path, or NULL */
+    char *idem_key;     /* Idempotency-Key, or NULL */
+    char *content_type; /* Content-Type, or NULL */
+    char *body;         /* copy of the body (NUL-terminated), or NULL */
+    size_t body_len;
+    json_t *query; /* query arguments of interest, an object */
+    char token_hash[65]; /* "" when no bearer token was sent */
+    bool bad_auth_header; /* Authorization present but not "Bearer x" */
+
+    /* outputs: written by the worker */
+    unsigned status;
+    json_t *answer;   /* the body (a problem when status >= 400) */
+    char *location;   /* Location header, or NULL */
+    bool replayed;    /* Idempotent-Replayed */
+    bool published;   /* events were committed: notify the sequencer */
+
+    /* the loop's own */
+    http_request_t *req;
+    intake_t *owner;
+    intake_job_t *next;
+};
+
+/* The worker side of a job. */
+PGconn *intake_worker_conn(intake_worker_t *w);
+liaison_clock_t *intake_worker_clock(intake_worker_t *w);
+/* Authenticate the job's token (the worker's cache, else the database).
+ * false with the 401 problem set on the job. */
+bool intake_worker_auth(intake_worker_t *w, intake_job_t *job, intake_principal_t *out);
+/* May `p` do `access` on `court` (NULL: no court)? false with the 403 set. */
+bool intake_authorize(intake_job_t *job, const intake_principal_t *p, const char *court,
+                      intake_access_t access);
+/* The court's zone and template (the worker's cache, else the database).
+ * -1 when the court does not exist (or is inactive). fresh forces a read. */
+int intake_worker_court(intake_worker_t *w, const char *court, bool fresh, char *zone,
+                        size_t zone_size, char *tmpl, size_t tmpl_size);
+/* Forget cached tokens and courts (after a change). */
+void intake_worker_forget(intake_worker_t *w);
+
+/* Set a problem answer. field may be NULL. */
+void intake_job_problem(intake_job_t *job, unsigned status, const char *code, const char *field,
+                        const char *detail_en, const char *detail_zh);
+/* Same, with a formatted English detail. */
+void intake_job_problemf(intake_job_t *job, unsigned status, const char *code, const char *field,
+                         const char *detail_zh, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void intake_job_answer(intake_job_t *job, unsigned status, json_t *body);
+void intake_job_free(intake_job_t **job_p);
+
+/* ---- the pool --------------------------------------------------------------- */
+
+typedef struct intake_pool_t intake_pool_t;
+/* Called on the loop thread with each finished job (the callee owns it). */
+typedef void(intake_done_fn)(intake_job_t *job, void *arg);
+
+intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers,
+                               size_t queue_max, liaison_clock_t *clock, intake_done_fn *done,
+                               void *arg);
+/* Stops the workers after their current job; unfinished jobs are freed
+ * (their requests are answered by the HTTP server's shutdown). */
+void intake_pool_destroy(intake_pool_t **self_p);
+/* 0, or -1 when the queue is full (answer 503). */
+int intake_pool_submit(intake_pool_t *self, intake_job_t *job);
+size_t intake_pool_in_flight(intake_pool_t *self);
+/* A job run once by the first worker that connects (the bootstrap token). */
+void intake_pool_set_startup(intake_pool_t *self, intake_job_fn *fn, void *arg);
+void *intake_worker_startup_arg(intake_worker_t *w);
+/* Workers whose connection is open. */
+size_t intake_pool_connected(intake_pool_t *self);
+
+/* ---- SQL helpers for workers ------------------------------------------------ */
+
+/* Run one statement; NULL on error, with the SQLSTATE in sqlstate[6] and the
+ * message logged. */
+PGresult *intake_sql(PGconn *conn, const char *sql, int n, const char *const *params,
+                     char sqlstate[6]);
+/* BEGIN + set_config('liaison.court', court, true). court "*" = all. */
+int intake_sql_begin(PGconn *conn, const char *court);
+int intake_sql_commit(PGconn *conn, char sqlstate[6]);
+void intake_sql_rollback(PGconn *conn);
+/* Hex SHA-256 of data into out[65]. */
+void intake_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* ---- the handlers (jobs) ---------------------------------------------------- */
+
+void intake_item_register(intake_worker_t *w, intake_job_t *job);
+void intake_item_get(intake_worker_t *w, intake_job_t *job);
+void intake_item_list(intake_worker_t *w, intake_job_t *job);
+
+void intake_court_put(intake_worker_t *w, intake_job_t *job);
+void intake_court_get(intake_worker_t *w, intake_job_t *job);
+void intake_court_list(intake_worker_t *w, intake_job_t *job);
+void intake_directory_import(intake_worker_t *w, intake_job_t *job);
+void intake_directory_list(intake_worker_t *w, intake_job_t *job);
+void intake_deputy_end_term(intake_worker_t *w, intake_job_t *job);
+void intake_token_create(intake_worker_t *w, intake_job_t *job);
+/* Startup: ensure the bootstrap operator token (arg: the hex hash). */
+void intake_token_bootstrap(intake_worker_t *w, intake_job_t *job);
+
+/* Parse an RFC 3339 instant with an explicit offset
+ * ("2026-03-02T09:30:00+08:00", "…Z", optional fraction) into µs since the
+ * epoch. -1 when malformed. */
+int intake_parse_instant(const char *text, int64_t *us);
+/* Format µs since the epoch as RFC 3339 at the given UTC offset. */
+void intake_format_instant(int64_t us, int32_t offset_s, char *buf, size_t size);
+
+/* Bus publishing of one packed payload inside the worker's open
+ * transaction. -1 on failure (logged). */
+int intake_publish(PGconn *conn, const char *type, const char *court, const char *item_id,
+                   const char *correlation, const void *payload, size_t len);
+
+/* JSON body helpers */
+bool intake_content_type_is(const char *content_type, const char *want);
+
+#endif
