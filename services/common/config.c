@@ -70,8 +70,6 @@ static const key_def_t s_keys[] = {
 
     /* intake: worker threads, each with its own Postgres connection */
     {"intake", "workers", T_INT, "8", 1, 64, NULL, 0},
-    /* intake: the pull server of the "intake" event stream */
-    {"intake", "bus_endpoint", T_STRING, "tcp://127.0.0.1:7501", 0, 0, NULL, 0},
     /* intake: a file holding a token ensured as an operator token at start ("" = none) */
     {"intake", "bootstrap_token_file", T_STRING, "", 0, 0, NULL, 0},
 };

@@ -176,6 +176,7 @@ void intake_directory_import(intake_worker_t *w, intake_job_t *job);
 void intake_directory_list(intake_worker_t *w, intake_job_t *job);
 void intake_deputy_end_term(intake_worker_t *w, intake_job_t *job);
 void intake_token_create(intake_worker_t *w, intake_job_t *job);
+void intake_token_revoke(intake_worker_t *w, intake_job_t *job);
 /* Startup: ensure the bootstrap operator token (arg: the hex hash). */
 void intake_token_bootstrap(intake_worker_t *w, intake_job_t *job);
 

@@ -8,6 +8,7 @@
  *   GET  /v1/courts/{court}/directory/{kind}         list (kind: departments, staff, groups, deputies)
  *   POST /v1/courts/{court}/deputies/{deputy}/end-term   end a deputy's term (never delete)
  *   POST /v1/tokens                                  create a token (operator)
+ *   POST /v1/tokens/{sha256}/revoke                  revoke one (operator)
  *
  * Every change is published in the transaction that makes it: CourtUpserted,
  * DepartmentUpserted, StaffUpserted, GroupUpserted, DeputyUpserted and
@@ -1337,6 +1338,95 @@ out:
 
 /* ---- tokens -------------------------------------------------------------------------------- */
 
+/* TokenIssued in the open transaction: every other daemon projects it into
+ * its auth_token table (common/auth.h); only the hash travels. */
+static int s_publish_token_issued(PGconn *conn, const char *hash, const char *court,
+                                  const char *role, const char *dept, const char *name)
+{
+    char dept_id[37] = "";
+    if (court && dept)
+        s_dir_id("department", court, dept, dept_id);
+    Liaison__V1__TokenIssued ev = LIAISON__V1__TOKEN_ISSUED__INIT;
+    ev.token_sha256 = (char *)hash;
+    ev.court_id = (char *)(court ? court : "");
+    ev.role = (char *)role;
+    ev.department_id = dept_id;
+    ev.staff_id = "";
+    ev.name = (char *)(name ? name : "");
+    size_t len = liaison__v1__token_issued__get_packed_size(&ev);
+    uint8_t *buf = malloc(len + 1);
+    if (!buf)
+        return -1;
+    liaison__v1__token_issued__pack(&ev, buf);
+    int rc = intake_publish(conn, "liaison.v1.TokenIssued", court, NULL, NULL, buf, len);
+    free(buf);
+    return rc;
+}
+
+void intake_token_revoke(intake_worker_t *w, intake_job_t *job)
+{
+    intake_principal_t p;
+    if (!intake_worker_auth(w, job, &p) || !intake_authorize(job, &p, NULL, INTAKE_ACCESS_ADMIN))
+        return;
+    json_t *root = job->body ? s_json_body(job) : json_object();
+    if (!root)
+        return;
+    bool ok = true;
+    const char *reason = s_opt_string(job, root, "reason", "", &ok);
+    PGconn *conn = intake_worker_conn(w);
+    PGresult *res = NULL;
+    bool hex = job->id && strlen(job->id) == 64;
+    for (const char *c = job->id; hex && *c; c++)
+        hex = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+    if (!ok)
+        goto out;
+    if (!hex) {
+        intake_job_problem(job, 404, "unknown_token", "id",
+                           "Tokens are named by their SHA-256 (64 lower-case hex digits).",
+                           "令牌以其 SHA-256 摘要（64 位小写十六进制）标识。");
+        goto out;
+    }
+    const char *params[1] = {job->id};
+    if (intake_sql_begin(conn, "*") != 0 ||
+        !(res = intake_sql(conn,
+                           "UPDATE api_token SET revoked_at = now() WHERE token_hash = $1 "
+                           "AND revoked_at IS NULL RETURNING 1",
+                           1, params, NULL))) {
+        intake_sql_rollback(conn);
+        s_db_down(job);
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        intake_sql_rollback(conn);
+        intake_job_problem(job, 404, "unknown_token", "id", "No such token, or it is revoked.",
+                           "令牌不存在或已吊销。");
+        goto out;
+    }
+    Liaison__V1__TokenRevoked ev = LIAISON__V1__TOKEN_REVOKED__INIT;
+    ev.token_sha256 = job->id;
+    ev.reason = (char *)reason;
+    uint8_t buf[256];
+    size_t len = liaison__v1__token_revoked__get_packed_size(&ev);
+    if (len > sizeof buf) {
+        intake_sql_rollback(conn);
+        intake_job_problem(job, 422, "too_long", "reason", "The reason is too long.", "原因过长。");
+        goto out;
+    }
+    liaison__v1__token_revoked__pack(&ev, buf);
+    if (intake_publish(conn, "liaison.v1.TokenRevoked", NULL, NULL, NULL, buf, len) != 0 ||
+        intake_sql_commit(conn, NULL) != 0) {
+        intake_sql_rollback(conn);
+        s_db_down(job);
+        goto out;
+    }
+    job->published = true;
+    intake_worker_forget(w);
+    intake_job_answer(job, 200, json_pack("{s:s, s:b}", "token_sha256", job->id, "revoked", 1));
+out:
+    PQclear(res);
+    json_decref(root);
+}
+
 void intake_token_create(intake_worker_t *w, intake_job_t *job)
 {
     intake_principal_t p;
@@ -1417,7 +1507,9 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
                                "INSERT INTO api_token (token_hash, court_id, role, department_code, "
                                "name) VALUES ($1, $2, $3, $4, $5)",
                                5, params, NULL);
-    if (!res || intake_sql_commit(conn, NULL) != 0) {
+    if (!res ||
+        s_publish_token_issued(conn, hash, court, intake_role_name(role), dept, name) != 0 ||
+        intake_sql_commit(conn, NULL) != 0) {
         PQclear(res);
         intake_sql_rollback(conn);
         s_db_down(job);
@@ -1426,8 +1518,9 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
     PQclear(res);
     log_info("intake: token created", "role=%s court=%s name=\"%s\"", intake_role_name(role),
              court ? court : "*", name);
+    job->published = true;
     intake_job_answer(job, 201,
-                      json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "token", token, "role",
+                      json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "token", token, "token_sha256", hash, "role",
                                 intake_role_name(role), "court", court, "department", dept, "name",
                                 name));
 out:
@@ -1438,16 +1531,25 @@ void intake_token_bootstrap(intake_worker_t *w, intake_job_t *job)
 {
     const char *hash = intake_worker_startup_arg(w);
     const char *params[1] = {hash};
-    PGresult *res = intake_sql(intake_worker_conn(w),
-                               "INSERT INTO api_token (token_hash, role, name) "
-                               "VALUES ($1, 'operator', 'bootstrap') ON CONFLICT DO NOTHING",
-                               1, params, NULL);
-    if (!res) {
-        job->status = 503;
+    PGconn *conn = intake_worker_conn(w);
+    PGresult *res = NULL;
+    job->status = 503;
+    if (intake_sql_begin(conn, "*") != 0 ||
+        !(res = intake_sql(conn,
+                           "INSERT INTO api_token (token_hash, role, name) "
+                           "VALUES ($1, 'operator', 'bootstrap') ON CONFLICT DO NOTHING RETURNING 1",
+                           1, params, NULL))) {
+        intake_sql_rollback(conn);
         return;
     }
-    log_info("intake: bootstrap operator token ensured", "new=%s",
-             strcmp(PQcmdTuples(res), "1") == 0 ? "yes" : "no");
+    bool inserted = PQntuples(res) == 1;
     PQclear(res);
+    /* a new token is announced, so the other daemons accept it too */
+    if ((inserted && s_publish_token_issued(conn, hash, NULL, "operator", NULL, "bootstrap") != 0) ||
+        intake_sql_commit(conn, NULL) != 0) {
+        intake_sql_rollback(conn);
+        return;
+    }
+    log_info("intake: bootstrap operator token ensured", "new=%s", inserted ? "yes" : "no");
     job->status = 200;
 }

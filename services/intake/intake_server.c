@@ -10,10 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
-
 #include "common/bus_sequencer.h"
-#include "common/bus_server.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "intake/intake.h"
@@ -24,9 +21,7 @@
 struct intake_t {
     daemon_t *daemon;
     intake_pool_t *pool;
-    void *zmq_ctx;
-    bus_sequencer_t *sequencer;
-    bus_server_t *bus;
+    bus_sequencer_t *sequencer; /* the daemon's, of the "intake" stream */
     char bootstrap_hash[65];
     /* the jobs whose requests wait (loop thread only): answered with 503
      * if the daemon stops before they come back */
@@ -202,6 +197,7 @@ HANDLER(h_dir_import, intake_directory_import)
 HANDLER(h_dir_list, intake_directory_list)
 HANDLER(h_end_term, intake_deputy_end_term)
 HANDLER(h_token_create, intake_token_create)
+HANDLER(h_token_revoke, intake_token_revoke)
 
 static bool s_workers_ready(void *arg)
 {
@@ -216,29 +212,6 @@ static bool s_idle(void *arg)
 }
 
 /* ---- life ------------------------------------------------------------------------------ */
-
-static char *s_conninfo(const config_t *config)
-{
-    const char *dsn = config_str(config, "intake", "postgres_dsn");
-    const char *password = config_str(config, "intake", "postgres_password");
-    if (!*password)
-        return strdup(dsn);
-    /* keyword form only: password='...' with quotes and backslashes escaped */
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
-    fprintf(f, "%s password='", dsn);
-    for (const char *p = password; *p; p++) {
-        if (*p == '\'' || *p == '\\')
-            fputc('\\', f);
-        fputc(*p, f);
-    }
-    fputc('\'', f);
-    fclose(f);
-    return out;
-}
 
 static int s_read_token_file(const char *path, char hash[65])
 {
@@ -269,7 +242,7 @@ intake_t *intake_new(daemon_t *daemon)
         return NULL;
     self->daemon = daemon;
     const config_t *config = daemon_config(daemon);
-    char *conninfo = s_conninfo(config);
+    char *conninfo = daemon_conninfo(daemon);
     if (!conninfo)
         goto fail;
     metrics_t *m = daemon_metrics(daemon);
@@ -292,17 +265,11 @@ intake_t *intake_new(daemon_t *daemon)
         intake_pool_set_startup(self->pool, intake_token_bootstrap, self->bootstrap_hash);
     }
 
-    self->sequencer = bus_sequencer_new(daemon_loop(daemon), conninfo, INTAKE_STREAM);
-    self->zmq_ctx = zmq_ctx_new();
-    if (!self->sequencer || !self->zmq_ctx)
+    /* the sequencer and pull server of the "intake" stream, at [common] bus_intake */
+    if (daemon_bus_serve(daemon) != 0)
         goto fail;
-    const char *endpoint = config_str(config, "intake", "bus_endpoint");
-    self->bus = bus_server_new(daemon_loop(daemon), self->zmq_ctx, endpoint, conninfo,
-                               self->sequencer);
-    if (!self->bus)
-        goto fail;
-    log_info("intake: event stream served", "stream=%s endpoint=%s workers=%zu", INTAKE_STREAM,
-             bus_server_endpoint(self->bus), workers);
+    self->sequencer = daemon_bus_sequencer(daemon);
+    log_info("intake: serving", "stream=%s workers=%zu", INTAKE_STREAM, workers);
     free(conninfo);
     conninfo = NULL;
 
@@ -321,6 +288,7 @@ intake_t *intake_new(daemon_t *daemon)
         {"GET", "/v1/courts/{court}/directory/{kind}", h_dir_list},
         {"POST", "/v1/courts/{court}/deputies/{deputy}/end-term", h_end_term},
         {"POST", "/v1/tokens", h_token_create},
+        {"POST", "/v1/tokens/{id}/revoke", h_token_revoke},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (http_server_route(http, routes[i].method, routes[i].pattern, routes[i].fn, self) != 0)
@@ -349,10 +317,6 @@ void intake_destroy(intake_t **self_p)
                              "服务正在停止，请稍后重试。", NULL);
     }
     intake_pool_destroy(&self->pool);
-    bus_server_destroy(&self->bus);
-    bus_sequencer_destroy(&self->sequencer);
-    if (self->zmq_ctx)
-        zmq_ctx_term(self->zmq_ctx);
     free(self->waiting);
     free(self);
     *self_p = NULL;
