@@ -15,5 +15,9 @@ enum {
 int ctl_due(int argc, char **argv);
 int ctl_migrate(int argc, char **argv);
 int ctl_bus(int argc, char **argv);
+/* ctl_intake.c: the intake daemon's API */
+int ctl_item(int argc, char **argv);
+int ctl_directory(int argc, char **argv);
+int ctl_token(int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@ static const ctl_command_t s_commands[] = {
     {"due", ctl_due, "compute a due date by the regulation's rules (no daemon needed)"},
     {"migrate", ctl_migrate, "apply the SQL migrations of every service"},
     {"bus", ctl_bus, "event streams: status, dead letters, replay"},
+    {"item", ctl_item, "register an item (Art. 13), show one, list them"},
+    {"directory", ctl_directory, "courts, departments, staff, groups, deputies: import and show"},
+    {"token", ctl_token, "create or revoke an API token"},
 };
 
 static void s_usage(FILE *out)
