@@ -653,7 +653,7 @@ static void dispatch(http_server_t *self, http_request_t *req)
         snprintf(en, sizeof en, "The request body exceeds the limit of %zu bytes.",
                  self->body_limit);
         snprintf(zh, sizeof zh, "请求正文超过 %zu 字节的上限。", self->body_limit);
-        http_respond_problem(req, 413, "body_too_large", en, zh, NULL);
+        http_respond_problem(req, 413, "body_too_large", en, zh, "body");
         return;
     }
     char allow[128];

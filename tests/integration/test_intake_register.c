@@ -289,7 +289,7 @@ static const bad_t s_bad[] = {
     {"duplicate JSON keys", "POST", "A", "A", "application/json", NULL, "{\"title\":\"a\",\"title\":\"b\"}", 400, "invalid_json", "body"},
     {"invalid UTF-8", "POST", "A", "A", "application/json", NULL, "@UTF8", 400, "invalid_utf8", "body"},
     {"overlong UTF-8 form", "POST", "A", "A", "application/json", NULL, "@OVERLONG", 400, "invalid_utf8", "body"},
-    {"body over 1 MiB", "POST", "A", "A", "application/json", NULL, "@BIG", 413, "body_too_large", NULL},
+    {"body over 1 MiB", "POST", "A", "A", "application/json", NULL, "@BIG", 413, "body_too_large", "body"},
     /* fields */
     {"unknown field", "POST", "A", "A", "application/json", NULL, OKB(",\"colour\":\"red\""), 422, "unknown_field", "colour"},
     {"missing kind", "POST", "A", "A", "application/json", NULL, "{\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "kind"},

@@ -391,8 +391,8 @@ static void test_errors(void **state)
     assert_string_equal("GET, DELETE", r[1].allow);
     assert_problem(&r[2], 405, "method_not_allowed", NULL);
     assert_string_equal("POST", r[2].allow);
-    assert_problem(&r[3], 413, "body_too_large", NULL);
-    assert_problem(&r[4], 413, "body_too_large", NULL);
+    assert_problem(&r[3], 413, "body_too_large", "body");
+    assert_problem(&r[4], 413, "body_too_large", "body");
     assert_problem(&r[5], 422, "field_required", "title");
     assert_int_equal(200, r[6].status);
 }
