@@ -72,6 +72,24 @@ static const key_def_t s_keys[] = {
     {"intake", "workers", T_INT, "8", 1, 64, NULL, 0},
     /* intake: a file holding a token ensured as an operator token at start ("" = none) */
     {"intake", "bootstrap_token_file", T_STRING, "", 0, 0, NULL, 0},
+
+    /* deadline: the timers (ARCHITECTURE.md §3). The sweep fires overdue
+     * rows from PostgreSQL alone: the longest a stage waits when Redis is
+     * lost. The horizon is how far ahead the Redis index holds timers. */
+    {"deadline", "sweep_interval", T_DURATION, "2s", 0, 0, NULL, 0},
+    {"deadline", "horizon", T_DURATION, "1h", 0, 0, NULL, 0},
+    {"deadline", "poll_interval", T_DURATION, "10ms", 0, 0, NULL, 0},
+    {"deadline", "fire_batch", T_INT, "1000", 1, 5000, NULL, 0},
+    {"deadline", "redis_prefix", T_STRING, "liaison:deadline:", 0, 0, NULL, 0},
+    /* deadline: court-local time of day of reminders, urgings, escalation */
+    {"deadline", "notice_time", T_DURATION, "9h", 0, 0, NULL, 0},
+    /* deadline: the window of the "due soon" gauge */
+    {"deadline", "due_soon", T_DURATION, "3d", 0, 0, NULL, 0},
+    {"deadline", "calendar_file", T_PATH, "deploy/calendar/work-calendar.txt", 0, 0, NULL, 0},
+
+    /* routing: worker threads, each with its own Postgres connection (one command
+     * = one transaction on one of them) */
+    {"routing", "workers", T_INT, "4", 1, 64, NULL, 0},
 };
 
 static const char *const s_daemons[] = {"intake", "routing", "deadline", "notify", "report"};

@@ -1,0 +1,1366 @@
+/* deadline_store — the deadline rows and the events they publish.
+ *
+ * Every function here runs inside a transaction the caller opened on its
+ * own blocking connection (a consumer's, or the timer thread's), so a
+ * deadline's row, its history and its events commit together or not at all
+ * (ARCHITECTURE.md §2 outbox, §3 deadlines).
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bus.h"
+#include "common/log.h"
+#include "deadline/deadline.h"
+#include "liaison/v1/deadlines.pb-c.h"
+#include "liaison/v1/notices.pb-c.h"
+
+/* ---- small owned buffers ----------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} sbuf_t;
+
+static void sb_addn(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void sb_add(sbuf_t *b, const char *s)
+{
+    sb_addn(b, s, strlen(s));
+}
+
+static void sb_addf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_addf(sbuf_t *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if ((size_t)n < sizeof tmp) {
+        sb_addn(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_addn(b, big, (size_t)n);
+    free(big);
+}
+
+static void sb_reset(sbuf_t *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+static void sb_release(sbuf_t *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* Array literals for unnest(): elements are ids, names, numbers and hex,
+ * which hold no quote or backslash; each is quoted anyway. */
+static void arr_open(sbuf_t *b)
+{
+    sb_reset(b);
+    sb_add(b, "{");
+}
+
+static void arr_str(sbuf_t *b, const char *s)
+{
+    if (b->len > 1)
+        sb_add(b, ",");
+    sb_add(b, "\"");
+    sb_add(b, s);
+    sb_add(b, "\"");
+}
+
+static void arr_i64(sbuf_t *b, int64_t v)
+{
+    sb_addf(b, b->len > 1 ? ",%lld" : "%lld", (long long)v);
+}
+
+static void arr_null(sbuf_t *b)
+{
+    sb_add(b, b->len > 1 ? ",NULL" : "NULL");
+}
+
+static void arr_close(sbuf_t *b)
+{
+    sb_add(b, "}");
+}
+
+static const char s_hex[] = "0123456789abcdef";
+
+/* ---- the batched outbox ---------------------------------------------------------- */
+
+struct deadline_outbox {
+    sbuf_t ids, types, hex;
+    size_t n;
+};
+
+deadline_outbox_t *deadline_outbox_new(void)
+{
+    deadline_outbox_t *self = calloc(1, sizeof *self);
+    if (self) {
+        arr_open(&self->ids);
+        arr_open(&self->types);
+        arr_open(&self->hex);
+    }
+    return self;
+}
+
+void deadline_outbox_destroy(deadline_outbox_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    deadline_outbox_t *self = *self_p;
+    sb_release(&self->ids);
+    sb_release(&self->types);
+    sb_release(&self->hex);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t deadline_outbox_count(const deadline_outbox_t *self)
+{
+    return self->n;
+}
+
+int deadline_outbox_add(deadline_outbox_t *self, const Liaison__V1__Envelope *env)
+{
+    uint8_t *buf;
+    size_t len;
+    char *error = NULL;
+    if (bus_envelope_pack(env, &buf, &len, &error) != 0) {
+        log_error("deadline: event refused", "type=%s error=%s", env->type, error);
+        free(error);
+        return -1;
+    }
+    arr_str(&self->ids, env->event_id);
+    arr_str(&self->types, env->type);
+    sb_add(&self->hex, self->hex.len > 1 ? ",\"" : "\"");
+    char chunk[512];
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        chunk[k++] = s_hex[buf[i] >> 4];
+        chunk[k++] = s_hex[buf[i] & 15];
+        if (k == sizeof chunk) {
+            sb_addn(&self->hex, chunk, k);
+            k = 0;
+        }
+    }
+    sb_addn(&self->hex, chunk, k);
+    sb_add(&self->hex, "\"");
+    free(buf);
+    self->n++;
+    return self->hex.failed || self->ids.failed || self->types.failed ? -1 : 0;
+}
+
+int deadline_outbox_flush(deadline_outbox_t *self, PGconn *conn, char **error)
+{
+    if (self->n == 0)
+        return 0;
+    arr_close(&self->ids);
+    arr_close(&self->types);
+    arr_close(&self->hex);
+    int rc = -1;
+    if (self->ids.failed || self->types.failed || self->hex.failed) {
+        *error = strdup("out of memory");
+    } else {
+        /* unnest over several arrays zips them in order, so the events
+         * keep the order they were added in (and their outbox ids). */
+        const char *p[4] = {DEADLINE_STREAM, self->ids.data, self->types.data, self->hex.data};
+        rc = pg_exec_ok(conn,
+                        "INSERT INTO bus_outbox (stream, event_id, type, envelope) "
+                        "SELECT $1, u.e, u.t, decode(u.h, 'hex') "
+                        "FROM unnest($2::uuid[], $3::text[], $4::text[]) AS u(e, t, h)",
+                        4, p, error);
+    }
+    arr_open(&self->ids);
+    arr_open(&self->types);
+    arr_open(&self->hex);
+    self->n = 0;
+    return rc;
+}
+
+/* ---- events ----------------------------------------------------------------------- */
+
+/* Wrap a payload in an envelope and add it to the batch; event_id out. */
+static int s_emit(deadline_outbox_t *ob, const ProtobufCMessage *msg, const char *court,
+                  const char *item, const char *causation, const char *correlation, int64_t now_us,
+                  char event_id[37])
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return -1;
+    protobuf_c_message_pack(msg, buf);
+    char type[128];
+    snprintf(type, sizeof type, "%s", msg->descriptor->name);
+    bus_uuid4(event_id);
+    Liaison__V1__Envelope env = LIAISON__V1__ENVELOPE__INIT;
+    env.envelope_version = BUS_ENVELOPE_VERSION;
+    env.event_id = event_id;
+    env.type = type;
+    env.stream = DEADLINE_STREAM;
+    env.court_id = (char *)(court ? court : "");
+    env.item_id = (char *)(item ? item : "");
+    env.occurred_at_us = now_us;
+    env.causation_id = (char *)(causation ? causation : "");
+    env.correlation_id =
+        (char *)(correlation && bus_uuid_valid(correlation) ? correlation : event_id);
+    env.producer = DEADLINE_PRODUCER;
+    env.schema_version = 1;
+    env.payload.data = buf;
+    env.payload.len = len;
+    int rc = deadline_outbox_add(ob, &env);
+    free(buf);
+    return rc;
+}
+
+int deadline_stage_enum(const char *stage, int urge_count)
+{
+    if (strcmp(stage, "pending") == 0)
+        return LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_PENDING;
+    if (strcmp(stage, "reminded") == 0)
+        return LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_REMINDED;
+    if (strcmp(stage, "due") == 0)
+        return LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_DUE;
+    if (strcmp(stage, "urged") == 0)
+        return urge_count >= 2 ? LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_URGED_2
+                               : LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_URGED_1;
+    if (strcmp(stage, "escalated") == 0)
+        return LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_ESCALATED;
+    if (strcmp(stage, "met") == 0)
+        return LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_MET;
+    if (strcmp(stage, "cancelled") == 0)
+        return LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_CANCELLED;
+    return LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_UNSPECIFIED;
+}
+
+/* ---- the timer queue ------------------------------------------------------------- */
+
+void deadline_queue_timer(deadline_ctx_t *ctx, const char *id, int64_t at_us)
+{
+    pthread_mutex_lock(&ctx->qlock);
+    if (ctx->qlen == ctx->qcap) {
+        size_t cap = ctx->qcap ? ctx->qcap * 2 : 256;
+        deadline_timer_t *q = realloc(ctx->queue, cap * sizeof *q);
+        if (!q) {
+            /* The sweep fires it anyway, seconds later. */
+            pthread_mutex_unlock(&ctx->qlock);
+            return;
+        }
+        ctx->queue = q;
+        ctx->qcap = cap;
+    }
+    snprintf(ctx->queue[ctx->qlen].id, sizeof ctx->queue[ctx->qlen].id, "%s", id);
+    ctx->queue[ctx->qlen].at_us = at_us;
+    ctx->qlen++;
+    pthread_mutex_unlock(&ctx->qlock);
+}
+
+size_t deadline_take_timers(deadline_ctx_t *ctx, deadline_timer_t **out)
+{
+    pthread_mutex_lock(&ctx->qlock);
+    size_t n = ctx->qlen;
+    *out = ctx->queue;
+    ctx->queue = NULL;
+    ctx->qlen = ctx->qcap = 0;
+    pthread_mutex_unlock(&ctx->qlock);
+    return n;
+}
+
+/* ---- due dates, schedules, explanations ---------------------------------------- */
+
+static void s_date_str(domain_date_t d, char out[DOMAIN_DATE_STRLEN])
+{
+    domain_date_format(d, out);
+}
+
+static Liaison__V1__LocalDate s_local_date(domain_date_t d)
+{
+    Liaison__V1__LocalDate ld = LIAISON__V1__LOCAL_DATE__INIT;
+    ld.year = d.year;
+    ld.month = d.month;
+    ld.day = d.day;
+    return ld;
+}
+
+typedef struct {
+    size_t n;
+    char kind[DEADLINE_MAX_STEPS][16];
+    int64_t at_us[DEADLINE_MAX_STEPS];
+} schedule_t;
+
+static int64_t s_date_stage_us(const domain_zone_t *zone, domain_date_t date, int64_t notice_s)
+{
+    int64_t start;
+    if (domain_zone_start_of_day(zone, date, &start) != 0)
+        return -1;
+    return (start + notice_s) * 1000000;
+}
+
+/* The stages of a deadline (DOMAIN.md §4.3, Art. 20): reminders before the
+ * due date that are still ahead, the due instant (24:00 court-local of the
+ * last day), each urging, then exactly one escalation. Reminder labels in
+ * `skip` (already sent before a recompute) are left out. */
+static int s_schedule(const domain_rule_t *r, const domain_zone_t *zone, domain_date_t due,
+                      int64_t due_us, int64_t notice_s, int64_t now_us, const char *skip,
+                      schedule_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < r->nreminders; i++) {
+        domain_date_t d;
+        if (domain_rule_reminder_date(r, due, i, &d) != 0)
+            continue;
+        int64_t at = s_date_stage_us(zone, d, notice_s);
+        char label[16];
+        snprintf(label, sizeof label, "remind:%d", r->reminders[i]);
+        if (at < 0 || at <= now_us || at >= due_us)
+            continue;
+        if (skip && strstr(skip, label))
+            continue;
+        snprintf(out->kind[out->n], sizeof out->kind[0], "%s", label);
+        out->at_us[out->n++] = at;
+    }
+    snprintf(out->kind[out->n], sizeof out->kind[0], "due");
+    out->at_us[out->n++] = due_us;
+    for (int n = 1; n <= r->urgings_before_escalation; n++) {
+        domain_date_t d;
+        if (domain_rule_urge_date(r, due, n, &d) != 0)
+            return -1;
+        snprintf(out->kind[out->n], sizeof out->kind[0], "urge:%d", n);
+        out->at_us[out->n++] = s_date_stage_us(zone, d, notice_s);
+    }
+    domain_date_t e;
+    if (domain_rule_escalation_date(r, due, &e) != 0)
+        return -1;
+    snprintf(out->kind[out->n], sizeof out->kind[0], "escalate");
+    out->at_us[out->n++] = s_date_stage_us(zone, e, notice_s);
+    for (size_t i = 0; i < out->n; i++)
+        if (out->at_us[i] < 0)
+            return -1;
+    return 0;
+}
+
+static void s_schedule_arrays(const schedule_t *s, sbuf_t *kinds, sbuf_t *ats)
+{
+    arr_open(kinds);
+    arr_open(ats);
+    for (size_t i = 0; i < s->n; i++) {
+        arr_str(kinds, s->kind[i]);
+        arr_i64(ats, s->at_us[i]);
+    }
+    arr_close(kinds);
+    arr_close(ats);
+}
+
+/* DueDateExplanation with its storage. */
+typedef struct {
+    Liaison__V1__DueDateExplanation msg;
+    Liaison__V1__LocalDate trigger, nominal, due;
+    Liaison__V1__CalendarDay days[DOMAIN_EXPLAIN_MAX_SKIPS];
+    Liaison__V1__LocalDate dates[DOMAIN_EXPLAIN_MAX_SKIPS];
+    Liaison__V1__CalendarDay *pdays[DOMAIN_EXPLAIN_MAX_SKIPS];
+} explain_pb_t;
+
+static void s_explain_pb(const domain_explain_t *ex, const char *summary, explain_pb_t *out)
+{
+    memset(out, 0, sizeof *out);
+    liaison__v1__due_date_explanation__init(&out->msg);
+    Liaison__V1__DueDateExplanation *m = &out->msg;
+    m->rule_id = (char *)(ex->rule ? ex->rule : "");
+    m->article = (char *)(ex->article ? ex->article : "");
+    switch (ex->period.unit) {
+    case DOMAIN_UNIT_SAME_DAY:
+        m->unit = LIAISON__V1__PERIOD_UNIT__PERIOD_UNIT_SAME_DAY;
+        break;
+    case DOMAIN_UNIT_DAYS:
+        m->unit = ex->period.direction == DOMAIN_DIRECTION_BEFORE
+                      ? LIAISON__V1__PERIOD_UNIT__PERIOD_UNIT_DAYS_BEFORE
+                      : LIAISON__V1__PERIOD_UNIT__PERIOD_UNIT_CALENDAR_DAYS;
+        break;
+    case DOMAIN_UNIT_WORKDAYS:
+        m->unit = LIAISON__V1__PERIOD_UNIT__PERIOD_UNIT_WORKING_DAYS;
+        break;
+    case DOMAIN_UNIT_MONTHS:
+        m->unit = LIAISON__V1__PERIOD_UNIT__PERIOD_UNIT_MONTHS;
+        break;
+    case DOMAIN_UNIT_YEAR_END:
+        m->unit = LIAISON__V1__PERIOD_UNIT__PERIOD_UNIT_FIXED_DATE;
+        break;
+    default:
+        m->unit = LIAISON__V1__PERIOD_UNIT__PERIOD_UNIT_UNSPECIFIED;
+    }
+    m->amount = ex->period.amount;
+    out->trigger = s_local_date(ex->trigger);
+    out->nominal = s_local_date(ex->nominal);
+    out->due = s_local_date(ex->due);
+    m->trigger_date = &out->trigger;
+    m->nominal_date = &out->nominal;
+    m->due_date = &out->due;
+    m->due_at_us = ex->has_instant ? ex->due_instant * 1000000 : 0;
+    m->time_zone = (char *)ex->zone.name;
+    for (size_t i = 0; i < ex->nskips && i < DOMAIN_EXPLAIN_MAX_SKIPS; i++) {
+        liaison__v1__calendar_day__init(&out->days[i]);
+        out->dates[i] = s_local_date(ex->skips[i].date);
+        out->days[i].date = &out->dates[i];
+        out->days[i].kind = ex->skips[i].kind == DOMAIN_DAY_WEEKEND
+                                ? LIAISON__V1__DAY_KIND__DAY_KIND_WEEKEND
+                                : LIAISON__V1__DAY_KIND__DAY_KIND_HOLIDAY;
+        out->days[i].holiday = (char *)(ex->skips[i].name ? ex->skips[i].name : "");
+        out->days[i].notice = (char *)"";
+        out->pdays[i] = &out->days[i];
+    }
+    m->n_skipped_days =
+        ex->nskips < DOMAIN_EXPLAIN_MAX_SKIPS ? ex->nskips : DOMAIN_EXPLAIN_MAX_SKIPS;
+    m->skipped_days = out->pdays;
+    m->calendar_version = (char *)(ex->calendar_version ? ex->calendar_version : "");
+    m->provisional = ex->provisional;
+    m->summary = (char *)(summary ? summary : "");
+}
+
+static char *s_hex_of(const uint8_t *buf, size_t len)
+{
+    char *hex = malloc(2 * len + 1);
+    if (!hex)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        hex[2 * i] = s_hex[buf[i] >> 4];
+        hex[2 * i + 1] = s_hex[buf[i] & 15];
+    }
+    hex[2 * len] = '\0';
+    return hex;
+}
+
+static uint8_t *s_unhex(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex) / 2;
+    uint8_t *out = malloc(n ? n : 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int hi =
+            isdigit((unsigned char)hex[2 * i]) ? hex[2 * i] - '0' : (hex[2 * i] | 32) - 'a' + 10;
+        int lo = isdigit((unsigned char)hex[2 * i + 1]) ? hex[2 * i + 1] - '0'
+                                                        : (hex[2 * i + 1] | 32) - 'a' + 10;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = n;
+    return out;
+}
+
+/* The court's zone (Asia/Shanghai unless the directory says otherwise). */
+static void s_court_zone(PGconn *conn, const char *court, domain_zone_t *zone)
+{
+    const char *p[1] = {court ? court : ""};
+    char *err = NULL;
+    PGresult *r =
+        pg_exec_blocking(conn, "SELECT time_zone FROM court WHERE court_id = $1", 1, p, &err);
+    free(err);
+    if (!r || PQntuples(r) != 1 || domain_zone_find(PQgetvalue(r, 0, 0), zone) != 0)
+        domain_zone_find("Asia/Shanghai", zone);
+    PQclear(r);
+}
+
+/* The due date with its schedule and explanation, under the context's lock. */
+typedef struct {
+    domain_explain_t ex;
+    schedule_t sched;
+    char *text;   /* explanation text, caller frees */
+    char *pb_hex; /* packed DueDateExplanation, hex; caller frees */
+    explain_pb_t pb;
+    char version[DOMAIN_CALENDAR_MAX_VERSION + 1];
+    int64_t due_us;
+} computed_t;
+
+static void s_computed_release(computed_t *c)
+{
+    free(c->text);
+    free(c->pb_hex);
+    c->text = c->pb_hex = NULL;
+}
+
+/* -1 error (reason), 1 the rule gives no deadline (disabled, periodic), 0 ok.
+ * Call with ctx->lock held (read); the calendar may be a new one. */
+static int s_compute(deadline_ctx_t *ctx, const domain_calendar_t *cal, const char *court,
+                     domain_rule_id_t rule, domain_date_t trigger, const domain_zone_t *zone,
+                     int64_t now_us, const char *skip, computed_t *c, char *reason, size_t rsize)
+{
+    memset(c, 0, sizeof *c);
+    const domain_rule_t *r = domain_rules_get(&ctx->rules, rule);
+    if (!r || !r->enabled || r->period.unit == DOMAIN_UNIT_PERIODIC)
+        return 1;
+    /* Unknown years give a provisional date, recomputed when the notice is
+     * loaded (DOMAIN.md §4.1): a deadline must exist from the start. */
+    if (domain_rules_due(&ctx->rules, rule, cal, court, trigger, DOMAIN_DUE_PROVISIONAL, &c->ex) !=
+        0) {
+        snprintf(reason, rsize, "rule %s: %s", domain_rule_name(rule),
+                 c->ex.error[0] ? c->ex.error : domain_due_status_name(c->ex.status));
+        return -1;
+    }
+    int64_t end;
+    if (domain_zone_end_of_day(zone, c->ex.due, &end) != 0) {
+        snprintf(reason, rsize, "rule %s: due date outside the zone's range",
+                 domain_rule_name(rule));
+        return -1;
+    }
+    c->ex.zone = *zone;
+    c->ex.has_instant = true;
+    c->ex.due_instant = end;
+    c->due_us = end * 1000000;
+    if (s_schedule(r, zone, c->ex.due, c->due_us, ctx->notice_time_s, now_us, skip, &c->sched) !=
+        0) {
+        snprintf(reason, rsize, "rule %s: cannot place its stages", domain_rule_name(rule));
+        return -1;
+    }
+    snprintf(c->version, sizeof c->version, "%s",
+             c->ex.calendar_version ? c->ex.calendar_version : "");
+    c->text = domain_explain_text(&c->ex);
+    s_explain_pb(&c->ex, c->text, &c->pb);
+    size_t len = liaison__v1__due_date_explanation__get_packed_size(&c->pb.msg);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (buf) {
+        liaison__v1__due_date_explanation__pack(&c->pb.msg, buf);
+        c->pb_hex = s_hex_of(buf, len);
+        free(buf);
+    }
+    if (!c->text || !c->pb_hex) {
+        s_computed_release(c);
+        snprintf(reason, rsize, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- opening ------------------------------------------------------------------------ */
+
+int deadline_open(PGconn *conn, deadline_ctx_t *ctx, const deadline_cause_t *cause,
+                  const char *item_id, domain_rule_id_t rule, int round, domain_date_t trigger,
+                  const char *department_id, char *reason, size_t reason_size)
+{
+    reason[0] = '\0';
+    domain_zone_t zone;
+    s_court_zone(conn, cause->court, &zone);
+    int64_t now_us = clock_now_us(ctx->clock);
+    computed_t c;
+    pthread_rwlock_rdlock(&ctx->lock);
+    int rc = s_compute(ctx, ctx->calendar, cause->court, rule, trigger, &zone, now_us, NULL, &c,
+                       reason, reason_size);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&ctx->lock);
+        return rc < 0 ? -1 : 1;
+    }
+
+    char id[37], trig[DOMAIN_DATE_STRLEN], due[DOMAIN_DATE_STRLEN], round_s[16], due_us[24],
+        now_s[24];
+    bus_uuid4(id);
+    s_date_str(trigger, trig);
+    s_date_str(c.ex.due, due);
+    snprintf(round_s, sizeof round_s, "%d", round);
+    snprintf(due_us, sizeof due_us, "%lld", (long long)c.due_us);
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now_us);
+    sbuf_t kinds = {0}, ats = {0};
+    s_schedule_arrays(&c.sched, &kinds, &ats);
+    const char *p[18] = {id,
+                         cause->court,
+                         item_id,
+                         domain_rule_name(rule),
+                         round_s,
+                         department_id ? department_id : "",
+                         trig,
+                         cause->event_id ? cause->event_id : "",
+                         due,
+                         due_us,
+                         zone.name,
+                         c.version,
+                         c.ex.provisional ? "t" : "f",
+                         c.text,
+                         c.pb_hex,
+                         kinds.data,
+                         ats.data,
+                         now_s};
+    char *err = NULL;
+    /* registration_number from the item, when intake's event came first. */
+    PGresult *r = pg_exec_blocking(
+        conn,
+        "INSERT INTO deadline (id, court_id, item_id, rule_id, round, department_id, "
+        "  trigger_date, trigger_event_id, due_date, due_at_us, time_zone, calendar_version, "
+        "  provisional, explanation, explanation_pb, schedule_kind, schedule_at, next_step, "
+        "  next_fire_at, created_at_us, updated_at_us, registration_number) "
+        "VALUES ($1::uuid, $2, $3, $4, $5::int, $6, $7::date, $8, $9::date, $10::bigint, $11, $12, "
+        "  $13::bool, $14, decode($15, 'hex'), $16::text[], $17::bigint[], 1, "
+        "  ($17::bigint[])[1], $18::bigint, $18::bigint, "
+        "  coalesce((SELECT registration_number FROM item WHERE item_id = $3), '')) "
+        "ON CONFLICT (item_id, rule_id, round) DO NOTHING RETURNING id",
+        18, p, &err);
+    sb_release(&kinds);
+    sb_release(&ats);
+    if (!r) {
+        pthread_rwlock_unlock(&ctx->lock);
+        s_computed_release(&c);
+        snprintf(reason, reason_size, "insert deadline: %s", err);
+        free(err);
+        return -1;
+    }
+    bool created = PQntuples(r) == 1;
+    PQclear(r);
+    if (!created) {
+        pthread_rwlock_unlock(&ctx->lock);
+        s_computed_release(&c);
+        return 1;
+    }
+
+    /* DeadlineCreated, with the explanation (its strings borrow from the
+     * calendar: packed while the lock is held). */
+    Liaison__V1__DeadlineCreated ev = LIAISON__V1__DEADLINE_CREATED__INIT;
+    ev.deadline_id = id;
+    ev.item_id = (char *)item_id;
+    ev.rule_id = (char *)domain_rule_name(rule);
+    ev.round = round;
+    ev.stage = LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_PENDING;
+    ev.explanation = &c.pb.msg;
+    ev.department_id = (char *)(department_id ? department_id : "");
+    ev.supervising_leader_id = (char *)"";
+    const domain_rule_t *rr = domain_rules_get(&ctx->rules, rule);
+    int32_t before[DOMAIN_RULE_MAX_REMINDERS];
+    for (size_t i = 0; i < rr->nreminders; i++)
+        before[i] = rr->reminders[i];
+    ev.n_remind_days_before = rr->nreminders;
+    ev.remind_days_before = before;
+    ev.trigger_event_id = (char *)(cause->event_id ? cause->event_id : "");
+    deadline_outbox_t *ob = deadline_outbox_new();
+    char event_id[37];
+    rc = ob ? s_emit(ob, &ev.base, cause->court, item_id, cause->event_id, cause->correlation_id,
+                     now_us, event_id)
+            : -1;
+    pthread_rwlock_unlock(&ctx->lock);
+    int64_t first_at = c.sched.at_us[0];
+    s_computed_release(&c);
+    if (rc == 0 && deadline_outbox_flush(ob, conn, &err) != 0) {
+        snprintf(reason, reason_size, "outbox: %s", err);
+        free(err);
+        rc = -1;
+    }
+    deadline_outbox_destroy(&ob);
+    if (rc != 0) {
+        if (!reason[0])
+            snprintf(reason, reason_size, "cannot publish DeadlineCreated");
+        return -1;
+    }
+    const char *h[3] = {id, event_id, now_s};
+    if (pg_exec_ok(conn,
+                   "INSERT INTO deadline_history (deadline_id, step, kind, event_id, fired_at_us, "
+                   "fired_by) VALUES ($1::uuid, 0, 'created', $2::uuid, $3::bigint, 'consumer')",
+                   3, h, &err) != 0) {
+        snprintf(reason, reason_size, "history: %s", err);
+        free(err);
+        return -1;
+    }
+    deadline_queue_timer(ctx, id, first_at);
+    return 0;
+}
+
+/* ---- meeting and cancelling -------------------------------------------------------- */
+
+int deadline_close(PGconn *conn, deadline_ctx_t *ctx, const deadline_cause_t *cause,
+                   const char *item_id, const char *const *rules, size_t nrules, int max_round,
+                   bool met, domain_date_t when, int cancel_reason, const char *detail,
+                   char *reason, size_t reason_size)
+{
+    reason[0] = '\0';
+    sbuf_t arr = {0};
+    if (rules) {
+        arr_open(&arr);
+        for (size_t i = 0; i < nrules; i++)
+            arr_str(&arr, rules[i]);
+        arr_close(&arr);
+    }
+    int64_t now_us = clock_now_us(ctx->clock);
+    char now_s[24], round_s[16], date[DOMAIN_DATE_STRLEN], why[16];
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now_us);
+    snprintf(round_s, sizeof round_s, "%d", max_round);
+    snprintf(why, sizeof why, "%d", cancel_reason);
+    s_date_str(when, date);
+    const char *p[9] = {item_id,
+                        rules ? arr.data : NULL,
+                        met ? "met" : "cancelled",
+                        now_s,
+                        date,
+                        cause->event_id ? cause->event_id : "",
+                        met ? "" : (detail ? detail : why),
+                        round_s,
+                        met ? "t" : "f"};
+    char *err = NULL;
+    PGresult *r = pg_exec_blocking(
+        conn,
+        "UPDATE deadline SET stage = $3, next_fire_at = NULL, updated_at_us = $4::bigint, "
+        "  met_date = CASE WHEN $9::bool THEN $5::date END, "
+        "  met_late = CASE WHEN $9::bool THEN $5::date > due_date END, "
+        "  closed_by_event_id = $6, cancel_reason = $7 "
+        "WHERE item_id = $1 AND stage NOT IN ('met', 'cancelled') "
+        "  AND ($2::text[] IS NULL OR rule_id = ANY($2::text[])) "
+        "  AND ($8::int = 0 OR round <= $8::int) "
+        "RETURNING id, court_id, coalesce(met_late, false), stage",
+        9, p, &err);
+    sb_release(&arr);
+    if (!r) {
+        snprintf(reason, reason_size, "close deadlines: %s", err);
+        free(err);
+        return -1;
+    }
+    int n = PQntuples(r);
+    deadline_outbox_t *ob = n ? deadline_outbox_new() : NULL;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const char *id = PQgetvalue(r, i, 0);
+        char event_id[37];
+        Liaison__V1__LocalDate ld = s_local_date(when);
+        if (met) {
+            Liaison__V1__DeadlineMet ev = LIAISON__V1__DEADLINE_MET__INIT;
+            ev.deadline_id = (char *)id;
+            ev.item_id = (char *)item_id;
+            ev.stage = LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_MET;
+            ev.met_date = &ld;
+            ev.late = PQgetvalue(r, i, 2)[0] == 't';
+            ev.met_by_event_id = (char *)(cause->event_id ? cause->event_id : "");
+            rc = s_emit(ob, &ev.base, PQgetvalue(r, i, 1), item_id, cause->event_id,
+                        cause->correlation_id, now_us, event_id);
+        } else {
+            Liaison__V1__DeadlineCancelled ev = LIAISON__V1__DEADLINE_CANCELLED__INIT;
+            ev.deadline_id = (char *)id;
+            ev.item_id = (char *)item_id;
+            ev.stage = LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_CANCELLED;
+            ev.reason = cancel_reason;
+            ev.detail = (char *)(detail ? detail : "");
+            ev.cause_event_id = (char *)(cause->event_id ? cause->event_id : "");
+            rc = s_emit(ob, &ev.base, PQgetvalue(r, i, 1), item_id, cause->event_id,
+                        cause->correlation_id, now_us, event_id);
+        }
+        const char *h[5] = {id, met ? "met" : "cancelled", event_id, now_s, detail ? detail : ""};
+        if (rc == 0 &&
+            pg_exec_ok(conn,
+                       "INSERT INTO deadline_history (deadline_id, step, kind, event_id, "
+                       "fired_at_us, fired_by, detail) VALUES ($1::uuid, 0, $2, $3::uuid, "
+                       "$4::bigint, 'consumer', $5)",
+                       5, h, &err) != 0) {
+            snprintf(reason, reason_size, "history: %s", err);
+            free(err);
+            err = NULL;
+            rc = -1;
+        }
+    }
+    PQclear(r);
+    if (rc == 0 && ob && deadline_outbox_flush(ob, conn, &err) != 0) {
+        snprintf(reason, reason_size, "outbox: %s", err);
+        free(err);
+        rc = -1;
+    }
+    deadline_outbox_destroy(&ob);
+    if (rc != 0 && !reason[0])
+        snprintf(reason, reason_size, "cannot publish the deadline's event");
+    return rc == 0 ? n : -1;
+}
+
+/* ---- firing -------------------------------------------------------------------------- */
+
+enum {
+    F_ID,
+    F_COURT,
+    F_ITEM,
+    F_RULE,
+    F_ROUND,
+    F_DEPT,
+    F_REGNUM,
+    F_DUE_DATE,
+    F_DUE_US,
+    F_STEP,
+    F_KIND,
+    F_AT,
+    F_NEXT_AT,
+    F_NEXT_KIND,
+    F_FIRE_AT,
+    F_URGES,
+    F_REPORTED,
+    F_DEPT_NAME,
+    F_LEAD_ID,
+    F_LEAD_NAME,
+    F_LEAD_MOBILE,
+    F_LEAD_EMAIL,
+    F_HEAD_ID,
+    F_HEAD_NAME,
+    F_HEAD_MOBILE,
+    F_HEAD_EMAIL,
+    F_LO_ID,
+    F_LO_NAME,
+};
+
+#define FIRE_SELECT                                                                                \
+    "SELECT d.id, d.court_id, d.item_id, d.rule_id, d.round, d.department_id, "                    \
+    "  d.registration_number, d.due_date, d.due_at_us, d.next_step, "                              \
+    "  d.schedule_kind[d.next_step], d.schedule_at[d.next_step], d.schedule_at[d.next_step + 1], " \
+    "  d.schedule_kind[d.next_step + 1], d.next_fire_at, d.urge_count, d.result_reported, "        \
+    "  coalesce(dep.name, ''), coalesce(dep.supervising_staff_id, ''), coalesce(lead.name, ''), "  \
+    "  coalesce(lead.mobile, ''), coalesce(lead.email, ''), coalesce(dep.head_staff_id, ''), "     \
+    "  coalesce(head.name, ''), coalesce(head.mobile, ''), coalesce(head.email, ''), "             \
+    "  coalesce(lo.department_id, ''), coalesce(lo.name, '') "                                     \
+    "FROM deadline d "                                                                             \
+    "LEFT JOIN department dep ON dep.department_id = d.department_id "                             \
+    "LEFT JOIN staff lead ON lead.staff_id = dep.supervising_staff_id "                            \
+    "LEFT JOIN staff head ON head.staff_id = dep.head_staff_id "                                   \
+    "LEFT JOIN LATERAL (SELECT x.department_id, x.name FROM department x "                         \
+    "  WHERE x.court_id = d.court_id AND x.kind = 'liaison-office' AND x.active "                  \
+    "  ORDER BY x.department_id LIMIT 1) lo ON true "
+
+static const char s_fire_ids_sql[] = FIRE_SELECT
+    "WHERE d.id = ANY($1::uuid[]) AND d.next_fire_at IS NOT NULL FOR UPDATE OF d SKIP LOCKED";
+static const char s_fire_sweep_sql[] =
+    FIRE_SELECT "WHERE d.next_fire_at <= $1::bigint "
+                "ORDER BY d.next_fire_at LIMIT $2::int FOR UPDATE OF d SKIP LOCKED";
+
+static const char *s_stage_of(const char *kind)
+{
+    if (strncmp(kind, "remind:", 7) == 0)
+        return "reminded";
+    if (strcmp(kind, "due") == 0)
+        return "due";
+    if (strncmp(kind, "urge:", 5) == 0)
+        return "urged";
+    if (strcmp(kind, "escalate") == 0)
+        return "escalated";
+    return NULL;
+}
+
+static int s_cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One NoticeRequested to one recipient of a stage. */
+typedef struct {
+    deadline_outbox_t *ob;
+    const char *court, *item, *source_event, *correlation, *template_id, *dedup_base;
+    Liaison__V1__TemplateParam **params;
+    size_t nparams;
+    int64_t now_us;
+} notice_ctx_t;
+
+static int s_notice(notice_ctx_t *n, int kind, const char *id, const char *name, const char *mobile,
+                    const char *email)
+{
+    Liaison__V1__Recipient rc = LIAISON__V1__RECIPIENT__INIT;
+    rc.kind = kind;
+    rc.id = (char *)id;
+    rc.name = (char *)name;
+    /* SMS when a mobile is known, else email, else the court's OA webhook
+     * (the notify daemon's configuration knows its address). */
+    int channel = LIAISON__V1__NOTICE_CHANNEL__NOTICE_CHANNEL_WEBHOOK;
+    const char *address = "";
+    if (mobile && *mobile) {
+        channel = LIAISON__V1__NOTICE_CHANNEL__NOTICE_CHANNEL_SMS;
+        address = mobile;
+    } else if (email && *email) {
+        channel = LIAISON__V1__NOTICE_CHANNEL__NOTICE_CHANNEL_EMAIL;
+        address = email;
+    }
+    rc.address = (char *)address;
+    char notice_id[37], dedup[256], event_id[37];
+    bus_uuid4(notice_id);
+    snprintf(dedup, sizeof dedup, "%s:%d:%s:%d", n->dedup_base, kind, id, channel);
+    Liaison__V1__NoticeRequested ev = LIAISON__V1__NOTICE_REQUESTED__INIT;
+    ev.notice_id = notice_id;
+    ev.source_event_id = (char *)n->source_event;
+    ev.recipient = &rc;
+    ev.channel = channel;
+    ev.template_id = (char *)n->template_id;
+    ev.params = n->params;
+    ev.n_params = n->nparams;
+    ev.respect_quiet_hours = channel == LIAISON__V1__NOTICE_CHANNEL__NOTICE_CHANNEL_SMS;
+    ev.dedup_key = dedup;
+    return s_emit(n->ob, &ev.base, n->court, n->item, n->source_event, n->correlation, n->now_us,
+                  event_id);
+}
+
+int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, size_t n, size_t limit,
+                  int64_t now_us, const char *by, size_t *fired, deadline_timer_t **later,
+                  size_t *nlater, char **error)
+{
+    *fired = 0;
+    *later = NULL;
+    *nlater = 0;
+    char now_s[24], limit_s[16];
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now_us);
+    snprintf(limit_s, sizeof limit_s, "%zu", limit);
+    sbuf_t a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0};
+    PGresult *sel = NULL, *upd = NULL;
+    deadline_outbox_t *ob = NULL;
+    const char **fired_ids = NULL;
+    int rc = -1;
+
+    if (ids) {
+        arr_open(&a1);
+        for (size_t i = 0; i < n; i++)
+            arr_str(&a1, ids[i]);
+        arr_close(&a1);
+        const char *p[1] = {a1.data};
+        sel = pg_exec_blocking(conn, s_fire_ids_sql, 1, p, error);
+    } else {
+        const char *p[2] = {now_s, limit_s};
+        sel = pg_exec_blocking(conn, s_fire_sweep_sql, 2, p, error);
+    }
+    if (!sel)
+        goto out;
+    int rows = PQntuples(sel);
+    *later = calloc((size_t)rows + 1, sizeof **later);
+    if (!*later)
+        goto oom;
+
+    /* The advance of every due row, conditional on its step. */
+    arr_open(&a1); /* id */
+    arr_open(&a2); /* expected step */
+    arr_open(&a3); /* new stage */
+    arr_open(&a4); /* urge count */
+    arr_open(&a5); /* next fire or NULL */
+    arr_open(&a6); /* supervising leader */
+    int due_rows = 0;
+    for (int i = 0; i < rows; i++) {
+        int64_t fire_at = atoll(PQgetvalue(sel, i, F_FIRE_AT));
+        if (fire_at > now_us || PQgetisnull(sel, i, F_KIND)) {
+            deadline_timer_t *t = &(*later)[(*nlater)++];
+            snprintf(t->id, sizeof t->id, "%s", PQgetvalue(sel, i, F_ID));
+            t->at_us = fire_at;
+            continue;
+        }
+        const char *kind = PQgetvalue(sel, i, F_KIND);
+        const char *stage = s_stage_of(kind);
+        if (!stage)
+            continue;
+        int urges = atoi(PQgetvalue(sel, i, F_URGES));
+        if (strncmp(kind, "urge:", 5) == 0)
+            urges = atoi(kind + 5);
+        arr_str(&a1, PQgetvalue(sel, i, F_ID));
+        arr_i64(&a2, atoll(PQgetvalue(sel, i, F_STEP)));
+        arr_str(&a3, stage);
+        arr_i64(&a4, urges);
+        /* Art. 20: no escalation once the department reported its result. */
+        bool stop = PQgetisnull(sel, i, F_NEXT_AT) ||
+                    (PQgetvalue(sel, i, F_REPORTED)[0] == 't' &&
+                     strcmp(PQgetvalue(sel, i, F_NEXT_KIND), "escalate") == 0);
+        if (stop)
+            arr_null(&a5);
+        else
+            arr_i64(&a5, atoll(PQgetvalue(sel, i, F_NEXT_AT)));
+        arr_str(&a6, PQgetvalue(sel, i, F_LEAD_ID));
+        due_rows++;
+    }
+    arr_close(&a1);
+    arr_close(&a2);
+    arr_close(&a3);
+    arr_close(&a4);
+    arr_close(&a5);
+    arr_close(&a6);
+    if (a1.failed || a2.failed || a3.failed || a4.failed || a5.failed || a6.failed)
+        goto oom;
+    if (due_rows == 0) {
+        rc = 0;
+        goto out;
+    }
+    {
+        const char *p[7] = {now_s, a1.data, a2.data, a3.data, a4.data, a5.data, a6.data};
+        upd = pg_exec_blocking(
+            conn,
+            "UPDATE deadline d SET stage = u.stage, urge_count = u.uc, next_step = u.step + 1, "
+            "  next_fire_at = u.nf, updated_at_us = $1::bigint, "
+            "  supervising_leader_id = CASE WHEN u.stage = 'escalated' THEN u.lead "
+            "                          ELSE d.supervising_leader_id END "
+            "FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[], $6::bigint[], $7::text[]) "
+            "  AS u(id, step, stage, uc, nf, lead) "
+            "WHERE d.id = u.id AND d.next_step = u.step AND d.stage NOT IN ('met', 'cancelled') "
+            "RETURNING d.id",
+            7, p, error);
+    }
+    if (!upd)
+        goto out;
+    int nup = PQntuples(upd);
+    fired_ids = calloc((size_t)nup + 1, sizeof *fired_ids);
+    if (!fired_ids)
+        goto oom;
+    for (int i = 0; i < nup; i++)
+        fired_ids[i] = PQgetvalue(upd, i, 0);
+    qsort(fired_ids, (size_t)nup, sizeof *fired_ids, s_cmp_id);
+
+    ob = deadline_outbox_new();
+    if (!ob)
+        goto oom;
+    arr_open(&a1); /* history: deadline */
+    arr_open(&a2); /* step */
+    arr_open(&a3); /* kind */
+    arr_open(&a4); /* event id */
+    arr_open(&a5); /* scheduled */
+    pthread_rwlock_rdlock(&ctx->lock);
+    for (int i = 0; i < rows; i++) {
+        const char *id = PQgetvalue(sel, i, F_ID);
+        if (!bsearch(&id, fired_ids, (size_t)nup, sizeof *fired_ids, s_cmp_id))
+            continue;
+        const char *kind = PQgetvalue(sel, i, F_KIND);
+        const char *court = PQgetvalue(sel, i, F_COURT);
+        const char *item = PQgetvalue(sel, i, F_ITEM);
+        const char *dept = PQgetvalue(sel, i, F_DEPT);
+        int64_t at = atoll(PQgetvalue(sel, i, F_AT));
+        domain_date_t due_date = {0};
+        domain_date_parse(PQgetvalue(sel, i, F_DUE_DATE), &due_date);
+        Liaison__V1__LocalDate ld = s_local_date(due_date);
+        char event_id[37];
+        int e = 0;
+        const char *stage = s_stage_of(kind);
+        int urge_n =
+            strncmp(kind, "urge:", 5) == 0 ? atoi(kind + 5) : atoi(PQgetvalue(sel, i, F_URGES));
+        int stage_enum = deadline_stage_enum(stage, urge_n);
+        bool stops = PQgetisnull(sel, i, F_NEXT_AT) ||
+                     (PQgetvalue(sel, i, F_REPORTED)[0] == 't' &&
+                      strcmp(PQgetvalue(sel, i, F_NEXT_KIND), "escalate") == 0);
+        unsigned who = 0;
+        domain_rule_id_t rule_id;
+        const domain_rule_t *rule = domain_rule_parse(PQgetvalue(sel, i, F_RULE), &rule_id) == 0
+                                        ? domain_rules_get(&ctx->rules, rule_id)
+                                        : NULL;
+        const char *template_id = "deadline.due";
+        if (strncmp(kind, "remind:", 7) == 0) {
+            Liaison__V1__DeadlineReminded ev = LIAISON__V1__DEADLINE_REMINDED__INIT;
+            ev.deadline_id = (char *)id;
+            ev.item_id = (char *)item;
+            ev.stage = stage_enum;
+            ev.days_before = atoi(kind + 7);
+            ev.due_date = &ld;
+            e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
+            who = rule ? rule->notify_reminder : DOMAIN_NOTIFY_DEPARTMENT;
+            template_id = "deadline.remind";
+        } else if (strcmp(kind, "due") == 0) {
+            Liaison__V1__DeadlineDue ev = LIAISON__V1__DEADLINE_DUE__INIT;
+            ev.deadline_id = (char *)id;
+            ev.item_id = (char *)item;
+            ev.stage = stage_enum;
+            ev.due_date = &ld;
+            ev.due_at_us = atoll(PQgetvalue(sel, i, F_DUE_US));
+            e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
+            /* Art. 20: the liaison office tracks progress and urges. */
+            who = DOMAIN_NOTIFY_LIAISON_OFFICE;
+            template_id = "deadline.due";
+        } else if (strncmp(kind, "urge:", 5) == 0) {
+            Liaison__V1__DeadlineUrged ev = LIAISON__V1__DEADLINE_URGED__INIT;
+            Liaison__V1__Actor actor = LIAISON__V1__ACTOR__INIT;
+            actor.role = LIAISON__V1__ACTOR_ROLE__ACTOR_ROLE_SYSTEM;
+            actor.name = (char *)DEADLINE_PRODUCER;
+            ev.deadline_id = (char *)id;
+            ev.item_id = (char *)item;
+            ev.stage = stage_enum;
+            ev.urge_number = urge_n;
+            ev.department_id = (char *)dept;
+            bool next_is_urge = !stops && strncmp(PQgetvalue(sel, i, F_NEXT_KIND), "urge:", 5) == 0;
+            ev.next_urge_at_us = next_is_urge ? atoll(PQgetvalue(sel, i, F_NEXT_AT)) : 0;
+            ev.by = &actor;
+            e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
+            who = rule ? rule->notify_urge : DOMAIN_NOTIFY_DEPARTMENT;
+            template_id = "deadline.urge";
+        } else {
+            Liaison__V1__DeadlineEscalated ev = LIAISON__V1__DEADLINE_ESCALATED__INIT;
+            ev.deadline_id = (char *)id;
+            ev.item_id = (char *)item;
+            ev.stage = stage_enum;
+            ev.urge_count = atoi(PQgetvalue(sel, i, F_URGES));
+            ev.department_id = (char *)dept;
+            ev.supervising_leader_id = PQgetvalue(sel, i, F_LEAD_ID);
+            ev.supervising_leader_name = PQgetvalue(sel, i, F_LEAD_NAME);
+            e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
+            /* Art. 20: 向该承办部门的分管领导通报. */
+            who = (rule ? rule->notify_escalate : 0) | DOMAIN_NOTIFY_SUPERVISING_LEADER;
+            template_id = "deadline.escalate";
+        }
+        if (e != 0)
+            break;
+
+        /* Notices, recipients resolved from the directory projection. */
+        char urge_s[8], due_s[DOMAIN_DATE_STRLEN], dedup_base[96];
+        snprintf(urge_s, sizeof urge_s, "%d", urge_n);
+        s_date_str(due_date, due_s);
+        snprintf(dedup_base, sizeof dedup_base, "deadline:%s:%s", id, kind);
+        Liaison__V1__TemplateParam tp[6];
+        Liaison__V1__TemplateParam *ptp[6];
+        const char *keys[6] = {"registration_number", "rule",       "due_date", "stage",
+                               "department",          "urge_number"};
+        const char *vals[6] = {PQgetvalue(sel, i, F_REGNUM),
+                               PQgetvalue(sel, i, F_RULE),
+                               due_s,
+                               kind,
+                               PQgetvalue(sel, i, F_DEPT_NAME),
+                               urge_s};
+        for (int k = 0; k < 6; k++) {
+            liaison__v1__template_param__init(&tp[k]);
+            tp[k].key = (char *)keys[k];
+            tp[k].value = (char *)vals[k];
+            ptp[k] = &tp[k];
+        }
+        notice_ctx_t nc = {ob,          court,      item, event_id, NULL,
+                           template_id, dedup_base, ptp,  6,        now_us};
+        if (who & DOMAIN_NOTIFY_LIAISON_OFFICE)
+            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_LIAISON_OFFICE,
+                          PQgetvalue(sel, i, F_LO_ID),
+                          *PQgetvalue(sel, i, F_LO_NAME) ? PQgetvalue(sel, i, F_LO_NAME) : "联络办",
+                          "", "");
+        if ((who & DOMAIN_NOTIFY_DEPARTMENT) && *dept)
+            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_DEPARTMENT, dept,
+                          PQgetvalue(sel, i, F_DEPT_NAME), "", "");
+        if ((who & DOMAIN_NOTIFY_DEPARTMENT_HEAD) && *PQgetvalue(sel, i, F_HEAD_ID))
+            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_STAFF,
+                          PQgetvalue(sel, i, F_HEAD_ID), PQgetvalue(sel, i, F_HEAD_NAME),
+                          PQgetvalue(sel, i, F_HEAD_MOBILE), PQgetvalue(sel, i, F_HEAD_EMAIL));
+        if (who & DOMAIN_NOTIFY_SUPERVISING_LEADER)
+            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_COURT_LEADER,
+                          PQgetvalue(sel, i, F_LEAD_ID), PQgetvalue(sel, i, F_LEAD_NAME),
+                          PQgetvalue(sel, i, F_LEAD_MOBILE), PQgetvalue(sel, i, F_LEAD_EMAIL));
+        if (e != 0)
+            break;
+
+        arr_str(&a1, id);
+        arr_i64(&a2, atoll(PQgetvalue(sel, i, F_STEP)));
+        arr_str(&a3, kind);
+        arr_str(&a4, event_id);
+        arr_i64(&a5, at);
+        metrics_observe(ctx->m_lateness, (double)(now_us - at) / 1e6);
+        metrics_inc(metrics_series(ctx->m_fired, stage, by));
+        (*fired)++;
+        if (!stops) {
+            deadline_timer_t *t = &(*later)[(*nlater)++];
+            snprintf(t->id, sizeof t->id, "%s", id);
+            t->at_us = atoll(PQgetvalue(sel, i, F_NEXT_AT));
+        }
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    arr_close(&a1);
+    arr_close(&a2);
+    arr_close(&a3);
+    arr_close(&a4);
+    arr_close(&a5);
+    if (*fired != (size_t)nup) {
+        *error = strdup("cannot build the stage events");
+        goto out;
+    }
+    {
+        const char *p[7] = {a1.data, a2.data, a3.data, a4.data, a5.data, now_s, by};
+        if (pg_exec_ok(conn,
+                       "INSERT INTO deadline_history (deadline_id, step, kind, event_id, "
+                       "  scheduled_at_us, fired_at_us, fired_by) "
+                       "SELECT u.d, u.s, u.k, u.e, u.a, $6::bigint, $7 "
+                       "FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::bigint[]) "
+                       "  AS u(d, s, k, e, a)",
+                       7, p, error) != 0)
+            goto out;
+    }
+    if (deadline_outbox_flush(ob, conn, error) != 0)
+        goto out;
+    rc = 0;
+    goto out;
+oom:
+    if (!*error)
+        *error = strdup("out of memory");
+out:
+    if (rc != 0) {
+        free(*later);
+        *later = NULL;
+        *nlater = 0;
+        *fired = 0;
+    }
+    free(fired_ids);
+    PQclear(sel);
+    PQclear(upd);
+    deadline_outbox_destroy(&ob);
+    sb_release(&a1);
+    sb_release(&a2);
+    sb_release(&a3);
+    sb_release(&a4);
+    sb_release(&a5);
+    sb_release(&a6);
+    return rc;
+}
+
+/* ---- recomputing after a calendar change ------------------------------------------- */
+
+int deadline_recompute(PGconn *conn, deadline_ctx_t *ctx, const domain_calendar_t *calendar,
+                       int64_t now_us, char **error)
+{
+    /* Only deadlines not yet due: a stage already announced as due, urged
+     * or escalated stays as it was said (DOMAIN.md §4.1 "recompute the
+     * deadlines it changes" concerns dates still ahead). */
+    PGresult *r = pg_exec_blocking(
+        conn,
+        "SELECT d.id, d.court_id, d.item_id, d.rule_id, d.trigger_date, d.due_date, "
+        "  d.provisional, encode(coalesce(d.explanation_pb, ''::bytea), 'hex'), d.time_zone, "
+        "  array_to_string(d.schedule_kind[1:d.next_step - 1], ' ') "
+        "FROM deadline d WHERE d.stage IN ('pending', 'reminded') ORDER BY d.id FOR UPDATE",
+        0, NULL, error);
+    if (!r)
+        return -1;
+    int changed = 0, rc = 0;
+    char now_s[24];
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now_us);
+    deadline_outbox_t *ob = deadline_outbox_new();
+    if (!ob) {
+        PQclear(r);
+        *error = strdup("out of memory");
+        return -1;
+    }
+    pthread_rwlock_rdlock(&ctx->lock);
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+        const char *id = PQgetvalue(r, i, 0), *court = PQgetvalue(r, i, 1),
+                   *item = PQgetvalue(r, i, 2);
+        domain_rule_id_t rule;
+        domain_date_t trigger, old_due;
+        domain_zone_t zone;
+        if (domain_rule_parse(PQgetvalue(r, i, 3), &rule) != 0 ||
+            domain_date_parse(PQgetvalue(r, i, 4), &trigger) != 0 ||
+            domain_date_parse(PQgetvalue(r, i, 5), &old_due) != 0)
+            continue;
+        if (domain_zone_find(PQgetvalue(r, i, 8), &zone) != 0)
+            domain_zone_find("Asia/Shanghai", &zone);
+        bool old_prov = PQgetvalue(r, i, 6)[0] == 't';
+        computed_t c;
+        char why[200] = "";
+        if (s_compute(ctx, calendar, court, rule, trigger, &zone, now_us, PQgetvalue(r, i, 9), &c,
+                      why, sizeof why) != 0)
+            continue;
+        if (domain_date_equal(c.ex.due, old_due) && c.ex.provisional == old_prov) {
+            s_computed_release(&c);
+            continue;
+        }
+        sbuf_t kinds = {0}, ats = {0};
+        s_schedule_arrays(&c.sched, &kinds, &ats);
+        char due[DOMAIN_DATE_STRLEN], due_us[24], old_s[DOMAIN_DATE_STRLEN], detail[160];
+        s_date_str(c.ex.due, due);
+        s_date_str(old_due, old_s);
+        snprintf(due_us, sizeof due_us, "%lld", (long long)c.due_us);
+        snprintf(detail, sizeof detail, "due %s%s → %s%s", old_s, old_prov ? " (provisional)" : "",
+                 due, c.ex.provisional ? " (provisional)" : "");
+        const char *p[10] = {id,     due,      due_us,     c.version, c.ex.provisional ? "t" : "f",
+                             c.text, c.pb_hex, kinds.data, ats.data,  now_s};
+        rc = pg_exec_ok(conn,
+                        "UPDATE deadline SET due_date = $2::date, due_at_us = $3::bigint, "
+                        "  calendar_version = $4, provisional = $5::bool, explanation = $6, "
+                        "  explanation_pb = decode($7, 'hex'), schedule_kind = $8::text[], "
+                        "  schedule_at = $9::bigint[], next_step = 1, "
+                        "  next_fire_at = ($9::bigint[])[1], updated_at_us = $10::bigint "
+                        "WHERE id = $1::uuid",
+                        10, p, error);
+        sb_release(&kinds);
+        sb_release(&ats);
+        size_t plen = 0;
+        uint8_t *pbuf = rc == 0 ? s_unhex(PQgetvalue(r, i, 7), &plen) : NULL;
+        Liaison__V1__DueDateExplanation *prev =
+            pbuf && plen ? liaison__v1__due_date_explanation__unpack(NULL, plen, pbuf) : NULL;
+        free(pbuf);
+        Liaison__V1__DeadlineRecomputed ev = LIAISON__V1__DEADLINE_RECOMPUTED__INIT;
+        Liaison__V1__Actor actor = LIAISON__V1__ACTOR__INIT;
+        actor.role = LIAISON__V1__ACTOR_ROLE__ACTOR_ROLE_SYSTEM;
+        actor.name = (char *)DEADLINE_PRODUCER;
+        ev.deadline_id = (char *)id;
+        ev.item_id = (char *)item;
+        ev.stage = LIAISON__V1__DEADLINE_STAGE__DEADLINE_STAGE_PENDING;
+        ev.cause = LIAISON__V1__RECOMPUTE_CAUSE__RECOMPUTE_CAUSE_CALENDAR_LOADED;
+        ev.previous = prev;
+        ev.current = &c.pb.msg;
+        ev.detail = detail;
+        ev.by = &actor;
+        char event_id[37];
+        if (rc == 0)
+            rc = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
+        if (prev)
+            liaison__v1__due_date_explanation__free_unpacked(prev, NULL);
+        const char *h[4] = {id, event_id, now_s, detail};
+        if (rc == 0)
+            rc = pg_exec_ok(conn,
+                            "INSERT INTO deadline_history (deadline_id, step, kind, event_id, "
+                            "fired_at_us, fired_by, detail) VALUES ($1::uuid, 0, 'recomputed', "
+                            "$2::uuid, $3::bigint, 'recompute', $4)",
+                            4, h, error);
+        if (rc == 0) {
+            deadline_queue_timer(ctx, id, c.sched.at_us[0]);
+            metrics_inc(ctx->m_recomputed);
+            changed++;
+        }
+        s_computed_release(&c);
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    PQclear(r);
+    if (rc == 0 && deadline_outbox_flush(ob, conn, error) != 0)
+        rc = -1;
+    deadline_outbox_destroy(&ob);
+    if (rc != 0 && !*error)
+        *error = strdup("cannot record a recomputed deadline");
+    return rc == 0 ? changed : -1;
+}
+
+/* ---- the calendar file -------------------------------------------------------------- */
+
+domain_calendar_t *deadline_calendar_load(const char *path, char *err, size_t errsize)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errsize, "%s: cannot open", path);
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    char buf[8192];
+    size_t n;
+    while (m && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, m);
+    fclose(f);
+    if (!m) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    fclose(m);
+    char perr[256] = "";
+    domain_calendar_t *cal = domain_calendar_parse(text, len, perr, sizeof perr);
+    free(text);
+    if (!cal)
+        snprintf(err, errsize, "%s: %s", path, perr);
+    return cal;
+}
