@@ -89,9 +89,12 @@ $(BIN)/liaison-$(1): $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard services/$(1)/*
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 
-$(CTL): $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard services/ctl/*.c))) $(LIBS)
+# liaisonctl's commands are a library too, so unit tests can reach them.
+CTL_SRC := $(filter-out services/ctl/main.c,$(sort $(wildcard services/ctl/*.c)))
+$(LIB)/libctl.a: $(CTL_SRC:%.c=$(OBJ)/%.o)
+$(CTL): $(OBJ)/services/ctl/main.o $(LIB)/libctl.a $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB)/libcommon.a $(LIB)/libdomain.a $(LIB)/libproto.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB)/libctl.a $(LIBS) $(LDLIBS)
 
 # ---- unit tests: tests/unit/test_*.c, one binary each -------------------------
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -102,9 +105,9 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(OBJ)/%.o)
 ITEST_SRC := $(sort $(wildcard tests/integration/*.c))
 ITEST_BINS := $(ITEST_SRC:tests/integration/%.c=$(TBIN)/%)
 
-$(TBIN)/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBS)
+$(TBIN)/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJ) $(LIB)/libctl.a $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB)/libctl.a $(LIBS) $(LDLIBS) -lcmocka
 $(TBIN)/%: $(OBJ)/tests/integration/%.o $(TESTLIB_OBJ) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS) -lcmocka

@@ -14,7 +14,7 @@
  *   liaisonctl directory show --court C KIND [--search TEXT] [--json]
  *          (KIND: departments, staff, groups, deputies, or "court" for the court itself)
  *   liaisonctl directory end-term --court C DEPUTY --date YYYY-MM-DD [--reason R] [--json]
- *   liaisonctl token create --role ROLE [--court C] [--department D] [--name N] [--json]
+ *   liaisonctl token create --role ROLE [--court C] [--department D] [--staff S] [--name N] [--json]
  *   liaisonctl token revoke SHA256 [--reason R]
  *
  * Tables for people, --json for scripts (the daemon's JSON, unchanged).
@@ -30,6 +30,7 @@
 
 #include "ctl/ctl.h"
 #include "ctl/ctl_http.h"
+#include "ctl/ctl_table.h"
 
 #define MAX_DEPUTIES 64
 
@@ -115,13 +116,18 @@ static void s_show_item(json_t *j)
 static void s_show_items(json_t *j)
 {
     json_t *items = json_object_get(j, "items");
-    printf("%-24s %-11s %-20s %-5s %s\n", "NUMBER", "RECEIVED", "KIND", "LATE", "TITLE");
+    static const int w[] = {24, 11, 20, 5, 0};
+    ctl_row(stdout, w, 5, (const char *[]){"NUMBER", "RECEIVED", "KIND", "LATE", "TITLE"});
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it)
-    printf("%-24s %-11s %-20s %-5s %s\n", s_str(it, "registration_number"),
-           s_str(it, "received_date"), s_str(it, "kind"),
-           json_is_true(json_object_get(it, "registered_late")) ? "yes" : "", s_str(it, "title"));
+    {
+        ctl_row(stdout, w, 5,
+                (const char *[]){s_str(it, "registration_number"), s_str(it, "received_date"),
+                                 s_str(it, "kind"),
+                                 json_is_true(json_object_get(it, "registered_late")) ? "yes" : "",
+                                 s_str(it, "title")});
+    }
     const char *next = json_string_value(json_object_get(j, "next_cursor"));
     printf("(%zu item%s%s%s)\n", json_array_size(items), json_array_size(items) == 1 ? "" : "s",
            next ? "; more with --cursor " : "", next ? next : "");
@@ -376,27 +382,44 @@ static void s_show_list(json_t *j)
     json_t *r;
     char a[256];
     if (!strcmp(kind, "deputies")) {
-        printf("%-10s %-10s %-6s %-11s %-8s %-11s %s\n", "CODE", "NAME", "BODY", "LEVEL", "TERM",
-               "ENDED", "GROUPS");
+        static const int w[] = {10, 10, 6, 11, 8, 11, 0};
+        ctl_row(stdout, w, 7,
+                (const char *[]){"CODE", "NAME", "BODY", "LEVEL", "TERM", "ENDED", "GROUPS"});
         json_array_foreach(rows, i, r)
-        printf("%-10s %-10s %-6s %-11s %-8s %-11s %s\n", s_str(r, "code"), s_str(r, "name"),
-               s_str(r, "body"), s_str(r, "level"), s_str(r, "term_status"), s_str(r, "term_end"),
-               s_join(json_object_get(r, "groups"), a, sizeof a));
+        {
+            ctl_row(stdout, w, 7,
+                    (const char *[]){s_str(r, "code"), s_str(r, "name"), s_str(r, "body"),
+                                     s_str(r, "level"), s_str(r, "term_status"),
+                                     s_str(r, "term_end"),
+                                     s_join(json_object_get(r, "groups"), a, sizeof a)});
+        }
     } else if (!strcmp(kind, "staff")) {
-        printf("%-10s %-10s %-10s %s\n", "CODE", "NAME", "DEPT", "ROLES");
+        static const int w[] = {10, 10, 10, 0};
+        ctl_row(stdout, w, 4, (const char *[]){"CODE", "NAME", "DEPT", "ROLES"});
         json_array_foreach(rows, i, r)
-        printf("%-10s %-10s %-10s %s\n", s_str(r, "code"), s_str(r, "name"), s_str(r, "department"),
-               s_join(json_object_get(r, "roles"), a, sizeof a));
+        {
+            ctl_row(stdout, w, 4,
+                    (const char *[]){s_str(r, "code"), s_str(r, "name"), s_str(r, "department"),
+                                     s_join(json_object_get(r, "roles"), a, sizeof a)});
+        }
     } else if (!strcmp(kind, "departments")) {
-        printf("%-10s %-16s %-18s %-10s %s\n", "CODE", "NAME", "KIND", "HEAD", "SUPERVISOR");
+        static const int w[] = {10, 16, 18, 10, 0};
+        ctl_row(stdout, w, 5, (const char *[]){"CODE", "NAME", "KIND", "HEAD", "SUPERVISOR"});
         json_array_foreach(rows, i, r)
-        printf("%-10s %-16s %-18s %-10s %s\n", s_str(r, "code"), s_str(r, "name"), s_str(r, "kind"),
-               s_str(r, "head"), s_str(r, "supervising_leader"));
+        {
+            ctl_row(stdout, w, 5,
+                    (const char *[]){s_str(r, "code"), s_str(r, "name"), s_str(r, "kind"),
+                                     s_str(r, "head"), s_str(r, "supervising_leader")});
+        }
     } else {
-        printf("%-10s %-20s %-10s %-10s %s\n", "CODE", "NAME", "KIND", "PARENT", "OFFICER");
+        static const int w[] = {10, 20, 10, 10, 0};
+        ctl_row(stdout, w, 5, (const char *[]){"CODE", "NAME", "KIND", "PARENT", "OFFICER"});
         json_array_foreach(rows, i, r)
-        printf("%-10s %-20s %-10s %-10s %s\n", s_str(r, "code"), s_str(r, "name"), s_str(r, "kind"),
-               s_str(r, "parent"), s_str(r, "liaison_officer"));
+        {
+            ctl_row(stdout, w, 5,
+                    (const char *[]){s_str(r, "code"), s_str(r, "name"), s_str(r, "kind"),
+                                     s_str(r, "parent"), s_str(r, "liaison_officer")});
+        }
     }
     printf("(%zu)\n", json_array_size(rows));
 }
@@ -519,7 +542,7 @@ int ctl_directory(int argc, char **argv)
 
 static void s_token_usage(FILE *out)
 {
-    fprintf(out, "usage: liaisonctl token create --role ROLE [--court C] [--department D] [--name N] [--json]\n"
+    fprintf(out, "usage: liaisonctl token create --role ROLE [--court C] [--department D] [--staff S] [--name N] [--json]\n"
                  "       liaisonctl token revoke SHA256 [--reason R]\n"
                  "ROLE: liaison_office, leader, department, operator, auditor, system.\n"
                  "The token is printed once; only its SHA-256 is stored.\n");
@@ -540,13 +563,14 @@ int ctl_token(int argc, char **argv)
         {"role", required_argument, NULL, 'r'}, {"court", required_argument, NULL, 'c'},
         {"department", required_argument, NULL, 'd'}, {"name", required_argument, NULL, 'n'},
         {"reason", required_argument, NULL, 'R'}, {"json", no_argument, NULL, 'j'},
+        {"staff", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     if (argc < 2) {
         s_token_usage(stderr);
         return CTL_EXIT_USAGE;
     }
     const char *sub = argv[1], *role = NULL, *court = NULL, *dept = NULL, *name = NULL,
-               *reason = NULL;
+               *reason = NULL, *staff = NULL;
     bool json = false;
     int o;
     argc--;
@@ -558,6 +582,7 @@ int ctl_token(int argc, char **argv)
         case 'c': court = optarg; break;
         case 'd': dept = optarg; break;
         case 'n': name = optarg; break;
+        case 's': staff = optarg; break;
         case 'R': reason = optarg; break;
         case 'j': json = true; break;
         case 'h': s_token_usage(stdout); return CTL_EXIT_OK;
@@ -573,6 +598,8 @@ int ctl_token(int argc, char **argv)
             json_object_set_new(j, "department", json_string(dept));
         if (name)
             json_object_set_new(j, "name", json_string(name));
+        if (staff)
+            json_object_set_new(j, "staff", json_string(staff));
         char *body = json_dumps(j, JSON_COMPACT);
         json_decref(j);
         int rc = ctl_http("intake", "POST", "/v1/tokens", "application/json", body, strlen(body), NULL,
