@@ -73,6 +73,10 @@ static const key_def_t s_keys[] = {
     /* intake: a file holding a token ensured as an operator token at start ("" = none) */
     {"intake", "bootstrap_token_file", T_STRING, "", 0, 0, NULL, 0},
 
+    /* routing: worker threads, each with its own Postgres connection (one command
+     * = one transaction on one of them) */
+    {"routing", "workers", T_INT, "4", 1, 64, NULL, 0},
+
     /* deadline: the timers (ARCHITECTURE.md §3). The sweep fires overdue
      * rows from PostgreSQL alone: the longest a stage waits when Redis is
      * lost. The horizon is how far ahead the Redis index holds timers. */
