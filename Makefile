@@ -14,6 +14,15 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
 SAN ?=
+# make V=1 shows every command
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
 CC ?= cc
 ifeq ($(origin CC),default)
 CC := gcc
@@ -54,7 +63,8 @@ PROTO_H := $(PROTO_C:.c=.h)
 
 $(GEN)/.stamp: $(PROTOS)
 	@mkdir -p $(GEN)
-	protoc-c --c_out=$(GEN) -Iproto $(PROTOS)
+	$(call say,PROTO,$(GEN))
+	$(Q)protoc-c --c_out=$(GEN) -Iproto $(PROTOS)
 	@touch $@
 $(PROTO_C) $(PROTO_H): $(GEN)/.stamp
 
@@ -68,14 +78,16 @@ $(LIB)/libproto.a: $(PROTO_C:%.c=$(OBJ)/%.o)
 $(LIB)/%.a:
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 LIBS := $(LIB)/libcommon.a $(LIB)/libdomain.a $(LIB)/libproto.a
 
 # every object may include generated headers
 $(OBJ)/%.o: %.c $(GEN)/.stamp
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # ---- daemons and liaisonctl ---------------------------------------------------
 DAEMONS := intake routing deadline notify report
@@ -85,7 +97,8 @@ CTL := $(BIN)/liaisonctl
 define daemon_rule
 $(BIN)/liaison-$(1): $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard services/$(1)/*.c))) $(LIBS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB)/libcommon.a $(LIB)/libdomain.a $(LIB)/libproto.a $$(LDLIBS)
+	$$(call say,LD,$$@)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB)/libcommon.a $(LIB)/libdomain.a $(LIB)/libproto.a $$(LDLIBS)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 
@@ -94,7 +107,8 @@ CTL_SRC := $(filter-out services/ctl/main.c,$(sort $(wildcard services/ctl/*.c))
 $(LIB)/libctl.a: $(CTL_SRC:%.c=$(OBJ)/%.o)
 $(CTL): $(OBJ)/services/ctl/main.o $(LIB)/libctl.a $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB)/libctl.a $(LIBS) $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB)/libctl.a $(LIBS) $(LDLIBS)
 
 # ---- unit tests: tests/unit/test_*.c, one binary each -------------------------
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -107,17 +121,20 @@ ITEST_BINS := $(ITEST_SRC:tests/integration/%.c=$(TBIN)/%)
 
 $(TBIN)/%: $(OBJ)/tests/unit/%.o $(TESTLIB_OBJ) $(LIB)/libctl.a $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB)/libctl.a $(LIBS) $(LDLIBS) -lcmocka
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB)/libctl.a $(LIBS) $(LDLIBS) -lcmocka
 $(TBIN)/%: $(OBJ)/tests/integration/%.o $(TESTLIB_OBJ) $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS) -lcmocka
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS) -lcmocka
 
 # ---- benchmarks: tests/bench/bench_*.c ----------------------------------------
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRC:tests/bench/%.c=$(TBIN)/%)
 $(TBIN)/bench_%: $(OBJ)/tests/bench/bench_%.o $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS) $(LDLIBS)
 
 .PHONY: all build test unit run up down bench valgrind lint fuzz clean deps services-up migrate format
 all: $(DAEMON_BINS) $(CTL) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
