@@ -14,6 +14,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
 SAN ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # make V=1 shows every command
 V ?= 0
 ifeq ($(V),1)
@@ -151,7 +152,7 @@ migrate: services-up all
 
 # Everything a fresh machine needs, then every test.
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@scripts/services up
 	@$(CTL) migrate --admin-config var/admin.conf >/dev/null
 	@tests/run
@@ -160,18 +161,18 @@ unit: all
 	@tests/run --unit
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@scripts/stack run
 
 up: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@scripts/stack up
 
 down:
 	@scripts/stack down
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@scripts/services up
 	@scripts/bench
 
