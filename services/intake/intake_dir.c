@@ -1341,17 +1341,22 @@ out:
 /* TokenIssued in the open transaction: every other daemon projects it into
  * its auth_token table (common/auth.h); only the hash travels. */
 static int s_publish_token_issued(PGconn *conn, const char *hash, const char *court,
-                                  const char *role, const char *dept, const char *name)
+                                  const char *role, const char *dept, const char *staff,
+                                  const char *name)
 {
-    char dept_id[37] = "";
+    char dept_id[37] = "", staff_id[37] = "";
     if (court && dept)
         s_dir_id("department", court, dept, dept_id);
+    /* A person's token names the staff member (a leader approves only what
+     * is his to approve: routing compares this id with the directory's). */
+    if (court && staff)
+        s_dir_id("staff", court, staff, staff_id);
     Liaison__V1__TokenIssued ev = LIAISON__V1__TOKEN_ISSUED__INIT;
     ev.token_sha256 = (char *)hash;
     ev.court_id = (char *)(court ? court : "");
     ev.role = (char *)role;
     ev.department_id = dept_id;
-    ev.staff_id = "";
+    ev.staff_id = staff_id;
     ev.name = (char *)(name ? name : "");
     size_t len = liaison__v1__token_issued__get_packed_size(&ev);
     uint8_t *buf = malloc(len + 1);
@@ -1440,6 +1445,7 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
     const char *court = s_opt_string(job, root, "court", NULL, &ok);
     const char *dept = s_opt_string(job, root, "department", NULL, &ok);
     const char *name = s_opt_string(job, root, "name", "", &ok);
+    const char *staff = s_opt_string(job, root, "staff", NULL, &ok);
     intake_role_t role;
     PGconn *conn = intake_worker_conn(w);
     if (!ok)
@@ -1501,6 +1507,25 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
                 goto out;
             }
         }
+        if (staff) {
+            const char *sp[2] = {court, staff};
+            res = intake_sql(conn, "SELECT 1 FROM staff WHERE court_id = $1 AND code = $2", 2, sp,
+                             NULL);
+            found = res && PQntuples(res) == 1;
+            PQclear(res);
+            if (!found) {
+                intake_sql_rollback(conn);
+                intake_job_problem(job, 422, "unknown_staff", "staff",
+                                   "No such staff member in this court.", "本院无此工作人员。");
+                goto out;
+            }
+        }
+    } else if (staff) {
+        intake_sql_rollback(conn);
+        intake_job_problem(job, 422, "invalid_value", "staff",
+                           "An operator's token names no staff member of a court.",
+                           "运维令牌不可指明工作人员。");
+        goto out;
     }
     const char *params[5] = {hash, court, intake_role_name(role), dept, name};
     PGresult *res = intake_sql(conn,
@@ -1508,7 +1533,7 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
                                "name) VALUES ($1, $2, $3, $4, $5)",
                                5, params, NULL);
     if (!res ||
-        s_publish_token_issued(conn, hash, court, intake_role_name(role), dept, name) != 0 ||
+        s_publish_token_issued(conn, hash, court, intake_role_name(role), dept, staff, name) != 0 ||
         intake_sql_commit(conn, NULL) != 0) {
         PQclear(res);
         intake_sql_rollback(conn);
@@ -1520,9 +1545,9 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
              court ? court : "*", name);
     job->published = true;
     intake_job_answer(job, 201,
-                      json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "token", token, "token_sha256", hash, "role",
-                                intake_role_name(role), "court", court, "department", dept, "name",
-                                name));
+                      json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "token", token, "token_sha256", hash, "role",
+                                intake_role_name(role), "court", court, "department", dept, "staff",
+                                staff, "name", name));
 out:
     json_decref(root);
 }
@@ -1545,7 +1570,7 @@ void intake_token_bootstrap(intake_worker_t *w, intake_job_t *job)
     bool inserted = PQntuples(res) == 1;
     PQclear(res);
     /* a new token is announced, so the other daemons accept it too */
-    if ((inserted && s_publish_token_issued(conn, hash, NULL, "operator", NULL, "bootstrap") != 0) ||
+    if ((inserted && s_publish_token_issued(conn, hash, NULL, "operator", NULL, NULL, "bootstrap") != 0) ||
         intake_sql_commit(conn, NULL) != 0) {
         intake_sql_rollback(conn);
         return;
