@@ -19,5 +19,8 @@ int ctl_bus(int argc, char **argv);
 int ctl_item(int argc, char **argv);
 int ctl_directory(int argc, char **argv);
 int ctl_token(int argc, char **argv);
+/* ctl_deadline.c, ctl_clock.c: deadlines and the test clock */
+int ctl_deadline(int argc, char **argv);
+int ctl_clock(int argc, char **argv);
 
 #endif

@@ -17,6 +17,8 @@ static const ctl_command_t s_commands[] = {
     {"item", ctl_item, "register an item (Art. 13), show one, list them"},
     {"directory", ctl_directory, "courts, departments, staff, groups, deputies: import and show"},
     {"token", ctl_token, "create or revoke an API token"},
+    {"deadline", ctl_deadline, "deadlines: list (overdue, by department, item), explain one"},
+    {"clock", ctl_clock, "the test clock: show, advance, set (test-clock stacks only)"},
 };
 
 static void s_usage(FILE *out)
