@@ -21,17 +21,30 @@ ok "liaisonctl.conf written" test -s var/liaisonctl.conf
 ok "liaisonctl.conf names intake" grep -q '7401' var/liaisonctl.conf
 
 ok "stack down succeeds" scripts/stack down
-ours() { # any process whose executable or arguments point into this tree
-  local pid
-  for pid in $(pgrep -f "liaison-|postgres|redis-server" 2>/dev/null); do
-    if grep -qa "$ROOT" "/proc/$pid/cmdline" 2>/dev/null || readlink "/proc/$pid/exe" 2>/dev/null | grep -q "$ROOT"; then
-      return 0
-    fi
+# Any process of this tree: an executable under it (the daemons), or one
+# whose arguments name its var/ (PostgreSQL's data directory). Read from
+# /proc directly: pgrep -f would also match the shell running this check.
+ours_left() {
+  local d exe args
+  for d in /proc/[0-9]*; do
+    [ "${d#/proc/}" = "$$" ] && continue
+    exe=$(readlink "$d/exe" 2>/dev/null) || continue
+    args=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)
+    case "$exe" in "$ROOT"/*) echo "left: $exe"; return 0 ;; esac
+    case "$args" in *"$ROOT/var/"*) echo "left: $args"; return 0 ;; esac
   done
   return 1
 }
-ok "no daemon of ours is left" bash -c "! pgrep -f '$ROOT/$B/bin/liaison-'"
-ok "no process of ours is left" bash -c "$(declare -f ours); ROOT=$ROOT; ! ours"
+no_daemon_left() {
+  local d
+  for d in /proc/[0-9]*; do
+    case "$(readlink "$d/exe" 2>/dev/null)" in "$ROOT/$B/bin/liaison-"*) return 1 ;; esac
+  done
+  return 0
+}
+ok "no daemon of ours is left" no_daemon_left
+none_left() { ! ours_left; }
+ok "no process of ours is left" none_left
 source var/services.env
 ok "PostgreSQL is stopped" bash -c "! pg_isready -q -h 127.0.0.1 -p $LIAISON_PG_PORT"
 ok "Redis is stopped" bash -c "! redis-cli -p $LIAISON_REDIS_PORT ping"
