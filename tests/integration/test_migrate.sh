@@ -49,6 +49,10 @@ fi
 # A copy of the SQL tree that the test may change; no secrets directory of
 # its own, so the roles' real passwords are left as they are.
 cp -r "$ROOT/deploy/sql" "$TMP/sql"
+# versions after the last real intake migration, for the probe files below
+last=$(ls "$TMP/sql/intake" | sed -nE 's/^0*([0-9]+)_.*\.sql$/\1/p' | sort -n | tail -n 1)
+P1=$(printf '%03d' $((last + 1)))
+P2=$(printf '%03d' $((last + 2)))
 mkdir -p "$TMP/secrets"
 conf() { # conf FILE DB
   printf '[migrate]\npg_dsn = %s dbname=%s\nsql_dir = %s\nsecrets_dir = %s\n' \
@@ -58,7 +62,8 @@ conf "$TMP/one.conf" "$DB1"
 conf "$TMP/two.conf" "$DB2"
 migrate() { "$CTL" migrate --admin-config "$TMP/one.conf" "$@" >"$TMP/out" 2>"$TMP/err"; }
 SERVICES="intake routing deadline notify report"
-NFILES=$(ls "$ROOT"/deploy/sql/*/*.sql | wc -l)
+# one record per file of a service's directory (_shared directories are taken through links)
+NFILES=$(ls "$ROOT"/deploy/sql/[a-z]*/*.sql | wc -l)
 
 # --- usage ------------------------------------------------------------------
 "$CTL" migrate --no-such-option >/dev/null 2>&1
@@ -123,7 +128,7 @@ check "PUBLIC may not connect to the database" \
   test "$(sql "SELECT has_database_privilege('public', current_database(), 'CONNECT')")" = f
 
 # --- a later migration runs as the service's role ----------------------------------
-cat >"$TMP/sql/intake/002_probe.sql" <<'SQL'
+cat >"$TMP/sql/intake/${P1}_probe.sql" <<'SQL'
 -- A later migration: runs as liaison_intake, search_path = intake.
 CREATE TABLE probe (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -136,7 +141,7 @@ COMMENT ON TABLE probe IS '测试表；含中文';
 SQL
 migrate
 rc=$?
-check "a later migration is applied" bash -c "[ $rc -eq 0 ] && grep -q 'applied intake/002_probe.sql' '$TMP/out'"
+check "a later migration is applied" bash -c "[ $rc -eq 0 ] && grep -q 'applied intake/${P1}_probe.sql' '$TMP/out'"
 check "what it creates is owned by the service's role" \
   test "$(sql "SELECT relowner::regrole FROM pg_class WHERE oid = 'intake.probe'::regclass")" = liaison_intake
 check "statements split around quotes, comments and dollar quotes" \
@@ -145,7 +150,7 @@ out=$(sql "SET ROLE liaison_routing; SELECT intake.probe_count()" 2>&1)
 check "another service cannot call its functions" grep -q 'permission denied' <<<"$out"
 
 # --- a failing migration rolls back that file only ----------------------------------
-cat >"$TMP/sql/intake/003_broken.sql" <<'SQL'
+cat >"$TMP/sql/intake/${P2}_broken.sql" <<'SQL'
 CREATE TABLE first_half (x int);
 
 -- the error is on the line below
@@ -154,19 +159,19 @@ SQL
 migrate
 rc=$?
 check "a failing migration fails the run (exit 1)" test $rc -eq 1
-check "the error names the file and line" grep -q 'intake/003_broken.sql:4: ERROR: relation "no_such_table" does not exist' "$TMP/err"
+check "the error names the file and line" grep -q "intake/${P2}_broken.sql:4: ERROR: relation \"no_such_table\" does not exist" "$TMP/err"
 check "the error shows the statement" grep -q 'statement: CREATE INDEX ON no_such_table (x)' "$TMP/err"
 check "the failing file is rolled back, the earlier ones stay" \
   test "$(sql "SELECT to_regclass('intake.first_half') IS NULL AND to_regclass('intake.probe') IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM liaison_meta.migrations WHERE service = 'intake' AND version = 3)")" = t
-rm "$TMP/sql/intake/003_broken.sql"
+               AND NOT EXISTS (SELECT 1 FROM liaison_meta.migrations WHERE service = 'intake' AND version = $((10#$P2)))")" = t
+rm "$TMP/sql/intake/${P2}_broken.sql"
 
-printf 'BEGIN;\nCREATE TABLE x (y int);\nCOMMIT;\n' >"$TMP/sql/intake/003_tx.sql"
+printf 'BEGIN;\nCREATE TABLE x (y int);\nCOMMIT;\n' >"$TMP/sql/intake/${P2}_tx.sql"
 migrate
 rc=$?
 check "a file that manages its own transaction is refused" \
-  bash -c "[ $rc -eq 1 ] && grep -q '003_tx.sql:1: BEGIN' '$TMP/err'"
-rm "$TMP/sql/intake/003_tx.sql"
+  bash -c "[ $rc -eq 1 ] && grep -q '${P2}_tx.sql:1: BEGIN' '$TMP/err'"
+rm "$TMP/sql/intake/${P2}_tx.sql"
 
 # --- checksums --------------------------------------------------------------------
 echo "-- edited after it was applied" >>"$TMP/sql/routing/001_schema.sql"
@@ -180,18 +185,18 @@ check "status shows it as changed (exit 1)" \
   bash -c "[ $rc -eq 1 ] && grep -qE '^routing +001 +001_schema.sql +changed' '$TMP/out'"
 cp "$ROOT/deploy/sql/routing/001_schema.sql" "$TMP/sql/routing/001_schema.sql"
 
-mv "$TMP/sql/intake/002_probe.sql" "$TMP/002_probe.sql"
+mv "$TMP/sql/intake/${P1}_probe.sql" "$TMP/${P1}_probe.sql"
 migrate
 rc=$?
 check "an applied migration whose file is gone is an error" \
-  bash -c "[ $rc -eq 1 ] && grep -q 'intake 002 002_probe.sql: applied on .* but its file is gone' '$TMP/err'"
-mv "$TMP/002_probe.sql" "$TMP/sql/intake/002_probe.sql"
+  bash -c "[ $rc -eq 1 ] && grep -q 'intake $P1 ${P1}_probe.sql: applied on .* but its file is gone' '$TMP/err'"
+mv "$TMP/${P1}_probe.sql" "$TMP/sql/intake/${P1}_probe.sql"
 
 migrate --status
 rc=$?
 check "status lists every migration as applied" \
   bash -c "[ $rc -eq 0 ] && [ \$(grep -c ' applied ' '$TMP/out') -eq $((NFILES + 1)) ] &&
-           grep -qE '^intake +002 +002_probe.sql +applied +[0-9]{4}-' '$TMP/out'"
+           grep -qE '^intake +$P1 +${P1}_probe.sql +applied +[0-9]{4}-' '$TMP/out'"
 
 # --- two migrators at once ----------------------------------------------------------
 "$CTL" migrate --admin-config "$TMP/two.conf" >"$TMP/r1" 2>&1 &
