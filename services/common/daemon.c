@@ -309,12 +309,16 @@ int daemon_bus_consume(daemon_t *self, const char *producer, bus_apply_fn *apply
     return 0;
 }
 
-int daemon_add_ready_check(daemon_t *self, const char *name, http_ready_fn *fn, void *arg)
+static int add_check(daemon_t *self, const char *name, http_ready_fn *fn, void *arg,
+                     bool degraded_only)
 {
     if (self->n_checks == MAX_HOOKS)
         return -1;
     char *copy = strdup(name);
-    if (!copy || http_server_add_ready_check(self->http, name, fn, arg) < 0) {
+    int rc = !copy           ? -1
+             : degraded_only ? http_server_add_degraded_check(self->http, name, fn, arg)
+                             : http_server_add_ready_check(self->http, name, fn, arg);
+    if (rc < 0) {
         free(copy);
         return -1;
     }
@@ -323,6 +327,16 @@ int daemon_add_ready_check(daemon_t *self, const char *name, http_ready_fn *fn, 
     c->fn = fn;
     c->arg = arg;
     return 0;
+}
+
+int daemon_add_ready_check(daemon_t *self, const char *name, http_ready_fn *fn, void *arg)
+{
+    return add_check(self, name, fn, arg, false);
+}
+
+int daemon_add_degraded_check(daemon_t *self, const char *name, http_ready_fn *fn, void *arg)
+{
+    return add_check(self, name, fn, arg, true);
 }
 
 static bool pg_is_ready(void *arg)

@@ -109,6 +109,10 @@ char *daemon_conninfo(daemon_t *self);
 /* A readiness check of the daemon's own (shown under name in /readyz and
  * as liaison_dependency_up{dependency="name"}). */
 int daemon_add_ready_check(daemon_t *self, const char *name, http_ready_fn *fn, void *arg);
+/* The same for a dependency the daemon works without for a while: /readyz
+ * shows it "degraded" and still answers 200 (see http.h). It is on
+ * /metrics as liaison_dependency_up like the others. */
+int daemon_add_degraded_check(daemon_t *self, const char *name, http_ready_fn *fn, void *arg);
 
 /* Called after a successful SIGHUP reload, with the new configuration. */
 typedef void(daemon_reload_fn)(daemon_t *self, const config_t *config, void *arg);

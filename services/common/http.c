@@ -34,6 +34,7 @@ typedef struct ready_t {
     char *name;
     http_ready_fn *fn;
     void *arg;
+    bool degraded_only; /* down = "degraded": reported, the service still ready */
     struct ready_t *next;
 } ready_t;
 
@@ -533,7 +534,8 @@ fail:
     return -1;
 }
 
-int http_server_add_ready_check(http_server_t *self, const char *name, http_ready_fn *fn, void *arg)
+static int add_check(http_server_t *self, const char *name, http_ready_fn *fn, void *arg,
+                     bool degraded_only)
 {
     ready_t *c = calloc(1, sizeof *c);
     if (!c || !(c->name = strdup(name))) {
@@ -542,12 +544,24 @@ int http_server_add_ready_check(http_server_t *self, const char *name, http_read
     }
     c->fn = fn;
     c->arg = arg;
+    c->degraded_only = degraded_only;
     if (self->last_check)
         self->last_check->next = c;
     else
         self->checks = c;
     self->last_check = c;
     return 0;
+}
+
+int http_server_add_ready_check(http_server_t *self, const char *name, http_ready_fn *fn, void *arg)
+{
+    return add_check(self, name, fn, arg, false);
+}
+
+int http_server_add_degraded_check(http_server_t *self, const char *name, http_ready_fn *fn,
+                                   void *arg)
+{
+    return add_check(self, name, fn, arg, true);
 }
 
 void http_server_set_draining(http_server_t *self, bool draining)
@@ -582,15 +596,22 @@ static int on_readyz(http_request_t *req, void *arg)
         json_decref(failing);
         return -1;
     }
+    bool degraded = false;
     for (ready_t *c = self->checks; c; c = c->next) {
         bool ok = c->fn(c->arg);
-        json_object_set_new(checks, c->name, json_string(ok ? "ok" : "failing"));
-        if (!ok)
+        json_object_set_new(checks, c->name,
+                            json_string(ok                 ? "ok"
+                                        : c->degraded_only ? "degraded"
+                                                           : "failing"));
+        if (!ok && c->degraded_only)
+            degraded = true;
+        else if (!ok)
             json_array_append_new(failing, json_string(c->name));
     }
     if (!self->draining && json_array_size(failing) == 0) {
         json_decref(failing);
-        json_t *body = json_pack("{s:s, s:o}", "status", "ready", "checks", checks);
+        json_t *body =
+            json_pack("{s:s, s:o}", "status", degraded ? "degraded" : "ready", "checks", checks);
         return http_respond_json(req, 200, body);
     }
     /* a problem document, with the failing dependencies named */

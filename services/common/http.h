@@ -75,6 +75,13 @@ int http_server_route(http_server_t *self, const char *method, const char *patte
 /* name: the dependency as /readyz shows it ("postgres"). */
 int http_server_add_ready_check(http_server_t *self, const char *name, http_ready_fn *fn,
                                 void *arg);
+/* A dependency the service can work without for a while (the deadline
+ * daemon's Redis: its sweep fires timers alone). While it is down /readyz
+ * still answers 200, with "status": "degraded" and the check shown as
+ * "degraded", so an operator sees the outage and a balancer keeps the
+ * instance. */
+int http_server_add_degraded_check(http_server_t *self, const char *name, http_ready_fn *fn,
+                                   void *arg);
 /* Draining: /readyz answers 503 so balancers stop sending; requests still
  * served. */
 void http_server_set_draining(http_server_t *self, bool draining);

@@ -324,6 +324,41 @@ static void test_readyz_while_draining(void **state)
     assert_int_equal(200, f->client.replies[1].status);
 }
 
+static bool redis_down(void *arg)
+{
+    return false;
+}
+
+static void scenario_degraded(void *arg)
+{
+    client_t *c = arg;
+    request(c, "GET", "/readyz", NULL, 0, false);
+    atomic_store(&c->ready, false);
+    request(c, "GET", "/readyz", NULL, 0, false);
+}
+
+/* A dependency the service works without: shown, not failing readiness,
+ * until a real dependency fails too. */
+static void test_readyz_degraded(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(http_server_add_degraded_check(f->server, "redis", redis_down, NULL), 0);
+    run(f, scenario_degraded);
+    reply_t *r = f->client.replies;
+    assert_int_equal(200, r[0].status);
+    assert_string_equal(
+        "{\"status\":\"degraded\",\"checks\":{\"postgres\":\"ok\",\"redis\":\"degraded\"}}",
+        r[0].body);
+    assert_problem(&r[1], 503, "not_ready", NULL);
+    json_t *p = parse(&r[1]);
+    assert_int_equal(1, json_array_size(json_object_get(p, "failing")));
+    assert_string_equal("postgres",
+                        json_string_value(json_array_get(json_object_get(p, "failing"), 0)));
+    assert_string_equal("degraded",
+                        json_string_value(json_object_get(json_object_get(p, "checks"), "redis")));
+    json_decref(p);
+}
+
 static void scenario_json(void *arg)
 {
     client_t *c = arg;
@@ -480,6 +515,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_health_ready_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readyz_while_draining, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readyz_degraded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_later, setup, teardown),
