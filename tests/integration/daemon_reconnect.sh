@@ -27,10 +27,14 @@ scripts/services pg-start >/dev/null
 ok "daemon reconnects to PostgreSQL by itself" wait_for 20 is_code 200 "$URL/readyz"
 
 scripts/services redis-stop >/dev/null
-ok "/readyz reports the Redis outage" wait_for 10 is_code 503 "$URL/readyz"
-ok "/readyz names redis while it is down" bash -c "curl -s $URL/readyz | grep -q redis"
+# The deadline daemon works on without Redis (its sweep fires timers from
+# PostgreSQL), so the outage shows as "degraded" while it stays ready.
+redis_down() { curl -s -m 2 "$URL/readyz" | grep -Eq '"redis":"(degraded|failing)"'; }
+ok "/readyz reports the Redis outage while it lasts" wait_for 10 redis_down
+ok "/readyz says the daemon is degraded, not gone" bash -c "curl -s $URL/readyz | grep -q '\"status\":\"degraded\"'"
 scripts/services redis-start >/dev/null
-ok "daemon reconnects to Redis by itself" wait_for 20 is_code 200 "$URL/readyz"
+redis_back() { curl -s -m 2 "$URL/readyz" | grep -q '"status":"ready"'; }
+ok "daemon reconnects to Redis by itself" wait_for 20 redis_back
 
 ok "daemon still runs" kill -0 $PID
 kill -TERM $PID
