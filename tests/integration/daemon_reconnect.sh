@@ -10,6 +10,8 @@ scripts/write-config var >/dev/null
 
 PORT=7491
 export LIAISON_DEADLINE_HTTP_PORT=$PORT
+# its own stream on a port of its own, beside any running stack
+export LIAISON_COMMON_BUS_DEADLINE=tcp://127.0.0.1:7494
 LOG=$B/test-logs/daemon_reconnect.daemon.log
 "$B/bin/liaison-deadline" --config var/liaison.ini >"$LOG" 2>&1 &
 PID=$!
