@@ -43,11 +43,11 @@
 #include "liaison/v1/envelope.pb-c.h"
 
 /* Caps on what crosses a socket, checked before anything is unpacked. */
-#define BUS_ENVELOPE_MAX (1u << 20)      /* one packed envelope */
-#define BUS_REQUEST_MAX (64u << 10)      /* one PullRequest */
-#define BUS_RESPONSE_BYTES_MAX (4u << 20) /* envelopes in one PullResponse */
-#define BUS_EVENTS_MAX 2000u             /* events in one PullResponse */
-#define BUS_WAIT_MAX_MS 30000u           /* longest long-poll */
+#define BUS_ENVELOPE_MAX       (1u << 20)  /* one packed envelope */
+#define BUS_REQUEST_MAX        (64u << 10) /* one PullRequest */
+#define BUS_RESPONSE_BYTES_MAX (4u << 20)  /* envelopes in one PullResponse */
+#define BUS_EVENTS_MAX         2000u       /* events in one PullResponse */
+#define BUS_WAIT_MAX_MS        30000u      /* longest long-poll */
 /* A PullResponse is at most its envelopes plus one envelope of slack (the
  * server always sends at least one) plus framing. */
 #define BUS_RESPONSE_MAX (BUS_RESPONSE_BYTES_MAX + BUS_ENVELOPE_MAX + (64u << 10))

@@ -15,7 +15,7 @@
 #include "liaison/v1/bus.pb-c.h"
 
 #define REPLAY_CHECK_MS 1000u
-#define REASON_MAX 512
+#define REASON_MAX      512
 
 struct bus_consumer_t {
     void *ctx;
@@ -43,7 +43,7 @@ typedef struct {
     PGconn *conn;
     uint64_t position;
     uint64_t next_id;
-    uint64_t out_id;    /* request in flight, 0 = none */
+    uint64_t out_id; /* request in flight, 0 = none */
     uint64_t out_after;
     uint64_t out_deadline;
     uint64_t last_replay_check;
@@ -121,8 +121,7 @@ static int s_db_open(actor_t *a)
     if (s_exec_ok(a,
                   "INSERT INTO bus_consumer_position (consumer, stream) VALUES ($1, $2) "
                   "ON CONFLICT (consumer, stream) DO NOTHING",
-                  2, p)
-        != 0)
+                  2, p) != 0)
         goto fail;
     PGresult *res = s_exec(a,
                            "SELECT position, head_seen FROM bus_consumer_position "
@@ -262,8 +261,9 @@ again:
     PQclear(res);
     if (stored != a->position) {
         /* Another instance applied past us while we waited for the lock. */
-        log_warn("bus consumer fenced: position moved", "consumer=%s stream=%s mine=%llu stored=%llu",
-                 c->name, c->stream, (unsigned long long)a->position, (unsigned long long)stored);
+        log_warn("bus consumer fenced: position moved",
+                 "consumer=%s stream=%s mine=%llu stored=%llu", c->name, c->stream,
+                 (unsigned long long)a->position, (unsigned long long)stored);
         s_rollback(a);
         a->position = stored;
         rc = 1;
@@ -278,8 +278,8 @@ again:
         Liaison__V1__Envelope *env =
             bus_envelope_unpack(a->ev_arena, ev->data, ev->len, reason, sizeof reason);
         if (env && env->sequence != seq) {
-            log_error("bus response out of sequence", "consumer=%s expected=%llu got=%llu",
-                      c->name, (unsigned long long)seq, (unsigned long long)env->sequence);
+            log_error("bus response out of sequence", "consumer=%s expected=%llu got=%llu", c->name,
+                      (unsigned long long)seq, (unsigned long long)env->sequence);
             goto fail;
         }
         if (i == 0 && env)
@@ -326,11 +326,11 @@ again:
                   "UPDATE bus_consumer_position SET position = $3, head_seen = $4, "
                   "applied = applied + $5, dead_lettered = dead_lettered + $6, updated_at = now() "
                   "WHERE consumer = $1 AND stream = $2",
-                  6, p6)
-        != 0)
+                  6, p6) != 0)
         goto fail;
     res = PQexec(a->conn, "COMMIT");
-    bool committed = PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    bool committed =
+        PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0;
     PQclear(res);
     if (!committed)
         goto out;
@@ -376,19 +376,18 @@ static void s_replays(actor_t *a)
             continue;
         }
         bus_arena_reset(a->ev_arena);
-        Liaison__V1__Envelope *env = bus_envelope_unpack(
-            a->ev_arena, (const uint8_t *)PQgetvalue(row, 0, 0), (size_t)PQgetlength(row, 0, 0),
-            reason, sizeof reason);
-        bus_apply_t r = env ? c->apply(a->conn, env, reason, sizeof reason, c->apply_arg)
-                            : BUS_APPLY_POISON;
+        Liaison__V1__Envelope *env =
+            bus_envelope_unpack(a->ev_arena, (const uint8_t *)PQgetvalue(row, 0, 0),
+                                (size_t)PQgetlength(row, 0, 0), reason, sizeof reason);
+        bus_apply_t r =
+            env ? c->apply(a->conn, env, reason, sizeof reason, c->apply_arg) : BUS_APPLY_POISON;
         PQclear(row);
-        if (r == BUS_APPLY_OK
-            && s_exec_ok(a,
-                         "UPDATE bus_dead_letter SET status = 'replayed', replayed_at = now(), "
-                         "attempts = attempts + 1 WHERE id = $1",
-                         1, id)
-                   == 0
-            && s_exec_ok(a, "COMMIT", 0, NULL) == 0) {
+        if (r == BUS_APPLY_OK &&
+            s_exec_ok(a,
+                      "UPDATE bus_dead_letter SET status = 'replayed', replayed_at = now(), "
+                      "attempts = attempts + 1 WHERE id = $1",
+                      1, id) == 0 &&
+            s_exec_ok(a, "COMMIT", 0, NULL) == 0) {
             atomic_fetch_add(&c->replayed, 1);
             log_info("bus dead letter replayed", "consumer=%s id=%s", c->name, id[0]);
             continue;
@@ -512,8 +511,8 @@ out:
 
 bus_consumer_t *bus_consumer_new(void *zmq_ctx, const bus_consumer_config_t *config)
 {
-    if (!zmq_ctx || !config || !config->name || !*config->name || !config->stream
-        || !*config->stream || !config->endpoint || !config->conninfo || !config->apply)
+    if (!zmq_ctx || !config || !config->name || !*config->name || !config->stream ||
+        !*config->stream || !config->endpoint || !config->conninfo || !config->apply)
         return NULL;
     bus_consumer_t *self = calloc(1, sizeof *self);
     if (!self)

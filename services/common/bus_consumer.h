@@ -76,15 +76,15 @@ typedef struct {
 } bus_consumer_config_t;
 
 typedef struct {
-    bool connected;       /* database open (the socket reconnects by itself) */
-    uint64_t position;    /* last committed position */
-    uint64_t head;        /* producer's head as last seen */
-    uint64_t applied;     /* events applied by this object */
-    uint64_t parked;      /* events parked as dead letters */
-    uint64_t batches;     /* transactions committed */
-    uint64_t retries;     /* batches rolled back and retried */
-    uint64_t timeouts;    /* requests abandoned for lack of an answer */
-    uint64_t replayed;    /* dead letters re-applied on request */
+    bool connected;              /* database open (the socket reconnects by itself) */
+    uint64_t position;           /* last committed position */
+    uint64_t head;               /* producer's head as last seen */
+    uint64_t applied;            /* events applied by this object */
+    uint64_t parked;             /* events parked as dead letters */
+    uint64_t batches;            /* transactions committed */
+    uint64_t retries;            /* batches rolled back and retried */
+    uint64_t timeouts;           /* requests abandoned for lack of an answer */
+    uint64_t replayed;           /* dead letters re-applied on request */
     int64_t oldest_unapplied_us; /* occurred_at of the first event past position, 0 = none */
 } bus_consumer_stats_t;
 

@@ -17,10 +17,10 @@ struct bus_sequencer_t {
     loop_t *loop;
     pg_t *pg;
     char *stream;
-    int efd;            /* bus_sequencer_notify writes here, from any thread */
-    int timer;          /* the next round, 0 = none scheduled */
-    int inflight;       /* queries of the current step still unanswered */
-    bool again;         /* notified while a step ran: run again at once */
+    int efd;      /* bus_sequencer_notify writes here, from any thread */
+    int timer;    /* the next round, 0 = none scheduled */
+    int inflight; /* queries of the current step still unanswered */
+    bool again;   /* notified while a step ran: run again at once */
     bool destroying;
     bool leader;
     uint64_t lock_connects; /* pg's connection count when the lock was taken */
@@ -37,9 +37,8 @@ struct bus_sequencer_t {
 /* Lock key: the pair (hash of a fixed name, hash of schema/stream), so two
  * services sequencing a stream of the same name in their own schemas do not
  * exclude each other. */
-static const char s_lock_sql[] =
-    "SELECT pg_try_advisory_lock(hashtext('liaison.bus.sequencer'), "
-    "hashtext(current_schema() || '/' || $1))";
+static const char s_lock_sql[] = "SELECT pg_try_advisory_lock(hashtext('liaison.bus.sequencer'), "
+                                 "hashtext(current_schema() || '/' || $1))";
 static const char s_head_sql[] = "SELECT head FROM bus_stream_head WHERE stream = $1";
 static const char s_ensure_sql[] =
     "INSERT INTO bus_stream_head (stream) VALUES ($1) ON CONFLICT (stream) DO NOTHING";
@@ -134,7 +133,8 @@ static void s_step_done(bus_sequencer_t *self, bool was_round)
         self->idle_ms = 1;
         s_schedule(self, 1);
     } else {
-        self->idle_ms = self->idle_ms * 2 > self->idle_max_ms ? self->idle_max_ms : self->idle_ms * 2;
+        self->idle_ms =
+            self->idle_ms * 2 > self->idle_max_ms ? self->idle_max_ms : self->idle_ms * 2;
         s_schedule(self, self->idle_ms);
     }
     self->again = false;
@@ -151,8 +151,8 @@ static int s_queue(bus_sequencer_t *self, const char *sql, int n, const char *co
 static void s_on_lock(pg_t *pg, const PGresult *res, const char *error, void *arg)
 {
     bus_sequencer_t *self = arg;
-    if (!error && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0
-        && !self->destroying) {
+    if (!error && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0 &&
+        !self->destroying) {
         self->leader = true;
         self->lock_connects = s_connects(self);
         self->stats.leader = true;
@@ -265,8 +265,8 @@ bus_sequencer_t *bus_sequencer_new(loop_t *loop, const char *conninfo, const cha
     self->stream = strdup(stream);
     self->pg = pg_new(loop, conninfo, "bus-sequencer");
     self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!self->stream || !self->pg || self->efd < 0
-        || loop_add_fd(loop, self->efd, ZMQ_POLLIN_BITS, s_on_notify, self) != 0) {
+    if (!self->stream || !self->pg || self->efd < 0 ||
+        loop_add_fd(loop, self->efd, ZMQ_POLLIN_BITS, s_on_notify, self) != 0) {
         bus_sequencer_destroy(&self);
         return NULL;
     }

@@ -45,12 +45,12 @@ typedef struct bus_sequencer_t bus_sequencer_t;
 typedef void(bus_head_fn)(bus_sequencer_t *sequencer, uint64_t head, void *arg);
 
 typedef struct {
-    bool leader;              /* holds the stream's lock */
-    uint64_t head;            /* last position known */
-    uint64_t rounds;          /* sequencing transactions committed */
-    uint64_t sequenced;       /* events given a position by this object */
-    uint64_t failures;        /* rounds that failed (connection, conflict) */
-    uint64_t elections;       /* times this object became leader */
+    bool leader;        /* holds the stream's lock */
+    uint64_t head;      /* last position known */
+    uint64_t rounds;    /* sequencing transactions committed */
+    uint64_t sequenced; /* events given a position by this object */
+    uint64_t failures;  /* rounds that failed (connection, conflict) */
+    uint64_t elections; /* times this object became leader */
 } bus_sequencer_stats_t;
 
 /* Start sequencing `stream` of the schema that `conninfo`'s search_path

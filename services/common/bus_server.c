@@ -12,7 +12,7 @@
 #include "common/pg.h"
 #include "liaison/v1/bus.pb-c.h"
 
-#define HELD_MAX 4096u
+#define HELD_MAX       4096u
 #define EXPIRE_TICK_MS 50u
 
 /* One request, from receipt to its answer. */
@@ -41,8 +41,9 @@ struct bus_server_t {
     bus_server_stats_t stats;
 };
 
-static const char s_read_sql[] = "SELECT seq, envelope FROM bus_outbox WHERE stream = $1 AND seq > $2 "
-                                 "ORDER BY seq LIMIT $3";
+static const char s_read_sql[] =
+    "SELECT seq, envelope FROM bus_outbox WHERE stream = $1 AND seq > $2 "
+    "ORDER BY seq LIMIT $3";
 
 static void s_send(bus_server_t *self, const req_t *r, Liaison__V1__PullResponse *resp)
 {
@@ -57,8 +58,8 @@ static void s_send(bus_server_t *self, const req_t *r, Liaison__V1__PullResponse
         return;
     }
     size = liaison__v1__pull_response__pack(resp, buf);
-    if (zmq_send(self->sock, r->ident, r->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
-        || zmq_send(self->sock, buf, size, ZMQ_DONTWAIT) < 0) {
+    if (zmq_send(self->sock, r->ident, r->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(self->sock, buf, size, ZMQ_DONTWAIT) < 0) {
         /* EHOSTUNREACH: the consumer is gone (ROUTER_MANDATORY); EAGAIN: it
          * does not read. Either way it will ask again from its position. */
         self->stats.send_failures++;
@@ -88,7 +89,8 @@ static void s_on_read(pg_t *pg, const PGresult *res, const char *error, void *ar
     }
     if (error) {
         self->stats.read_failures++;
-        s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_UNAVAILABLE, "outbox read failed");
+        s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_UNAVAILABLE,
+                      "outbox read failed");
         free(r);
         return;
     }
@@ -118,8 +120,7 @@ static void s_on_read(pg_t *pg, const PGresult *res, const char *error, void *ar
             break;
         }
         size_t len = 0;
-        unsigned char *raw =
-            PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 1), &len);
+        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 1), &len);
         if (!raw)
             break;
         if (n > 0 && total + len > r->max_bytes) {
@@ -156,7 +157,8 @@ static void s_read(bus_server_t *self, req_t *r)
     const char *params[3] = {self->stream, after, limit};
     if (pg_query(self->pg, s_read_sql, 3, params, s_on_read, r) != 0) {
         self->stats.read_failures++;
-        s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_UNAVAILABLE, "database unavailable");
+        s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_UNAVAILABLE,
+                      "database unavailable");
         free(r);
     }
 }
@@ -215,14 +217,16 @@ static void s_handle(bus_server_t *self, req_t *r, const uint8_t *body, size_t l
 {
     if (len > BUS_REQUEST_MAX) {
         self->stats.bad_requests++;
-        s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_BAD_REQUEST, "request too large");
+        s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_BAD_REQUEST,
+                      "request too large");
         free(r);
         return;
     }
     Liaison__V1__PullRequest *req = liaison__v1__pull_request__unpack(NULL, len, body);
     if (!req) {
         self->stats.bad_requests++;
-        s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_BAD_REQUEST, "undecodable request");
+        s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_BAD_REQUEST,
+                      "undecodable request");
         free(r);
         return;
     }
@@ -238,8 +242,8 @@ static void s_handle(bus_server_t *self, req_t *r, const uint8_t *body, size_t l
         detail = "this server does not serve that stream";
     }
     uint32_t wait = req->wait_ms > BUS_WAIT_MAX_MS ? BUS_WAIT_MAX_MS : req->wait_ms;
-    r->max_events = req->max_events == 0 || req->max_events > BUS_EVENTS_MAX ? BUS_EVENTS_MAX
-                                                                             : req->max_events;
+    r->max_events =
+        req->max_events == 0 || req->max_events > BUS_EVENTS_MAX ? BUS_EVENTS_MAX : req->max_events;
     r->max_bytes = req->max_bytes == 0 || req->max_bytes > BUS_RESPONSE_BYTES_MAX
                        ? BUS_RESPONSE_BYTES_MAX
                        : req->max_bytes;
@@ -291,7 +295,8 @@ static int s_on_socket(loop_t *loop, void *sock, short revents, void *arg)
             memcpy(r->ident, zmq_msg_data(&ident), r->ident_len);
             if (extra) {
                 self->stats.bad_requests++;
-                s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_BAD_REQUEST, "one frame expected");
+                s_send_status(self, r, LIAISON__V1__PULL_STATUS__PULL_STATUS_BAD_REQUEST,
+                              "one frame expected");
                 free(r);
             } else {
                 s_handle(self, r, zmq_msg_data(&body), zmq_msg_size(&body));

@@ -461,8 +461,8 @@ static void pg_send_next(pg_t *self)
         if (PQstatus(self->conn) != CONNECTION_OK)
             return; /* the caller sees the loss and fails the queue */
         pg_query_t *q = self->head;
-        if (PQsendQueryParams(self->conn, q->sql, q->nparams, NULL,
-                              (const char *const *)q->params, NULL, NULL, 0)) {
+        if (PQsendQueryParams(self->conn, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                              NULL, NULL, 0)) {
             self->busy = true;
             self->sent_at = loop_now_ms();
             if (q->fn)
@@ -688,8 +688,8 @@ bool pg_ready(pg_t *self)
     return self && self->ready && !self->destroy_pending;
 }
 
-int pg_query(pg_t *self, const char *sql, int nparams, const char *const *params,
-             pg_result_fn *fn, void *arg)
+int pg_query(pg_t *self, const char *sql, int nparams, const char *const *params, pg_result_fn *fn,
+             void *arg)
 {
     if (!self || !sql || !fn || nparams < 0 || (nparams > 0 && !params))
         return -1;
@@ -787,8 +787,8 @@ PGconn *pg_connect_blocking(const char *conninfo, char **error)
     return conn;
 }
 
-PGresult *pg_exec_blocking(PGconn *conn, const char *sql, int nparams,
-                           const char *const *params, char **error)
+PGresult *pg_exec_blocking(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                           char **error)
 {
     if (error)
         *error = NULL;
@@ -810,8 +810,7 @@ PGresult *pg_exec_blocking(PGconn *conn, const char *sql, int nparams,
     return NULL;
 }
 
-int pg_exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params,
-               char **error)
+int pg_exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params, char **error)
 {
     PGresult *res = pg_exec_blocking(conn, sql, nparams, params, error);
     if (!res)

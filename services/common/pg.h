@@ -81,8 +81,8 @@ bool pg_ready(pg_t *self);
  * `sql` and `params` are copied. Returns 0 if accepted (fn will be called
  * exactly once), -1 if refused (not ready, bad arguments, out of memory:
  * fn will not be called). One statement per query. */
-int pg_query(pg_t *self, const char *sql, int nparams, const char *const *params,
-             pg_result_fn *fn, void *arg);
+int pg_query(pg_t *self, const char *sql, int nparams, const char *const *params, pg_result_fn *fn,
+             void *arg);
 
 /* Number of queries waiting or in flight. */
 size_t pg_queued(pg_t *self);
@@ -115,9 +115,8 @@ void pg_set_timing(pg_t *self, const pg_timing_t *timing);
  * PQclear), NULL otherwise with the message in *error (caller frees).
  * pg_exec_ok is the same for statements whose result nobody reads. */
 PGconn *pg_connect_blocking(const char *conninfo, char **error);
-PGresult *pg_exec_blocking(PGconn *conn, const char *sql, int nparams,
-                           const char *const *params, char **error);
-int pg_exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params,
-               char **error);
+PGresult *pg_exec_blocking(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                           char **error);
+int pg_exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params, char **error);
 
 #endif

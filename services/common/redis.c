@@ -310,8 +310,8 @@ static redisAsyncContext *redis_detach(redis_t *self, const char *why)
         if (self->attempt == 0)
             log_warn("redis connect failed", "redis=%s error=%s", self->opts.name, why);
         else
-            log_debug("redis connect failed", "redis=%s error=%s attempt=%u", self->opts.name,
-                      why, self->attempt);
+            log_debug("redis connect failed", "redis=%s error=%s attempt=%u", self->opts.name, why,
+                      self->attempt);
     }
     self->state = REDIS_WAITING;
     redis_schedule_retry(self);
@@ -435,8 +435,8 @@ static redis_cmd_t *redis_cmd_new(redis_t *self, cmd_kind_t kind, redis_reply_fn
 }
 
 /* Hand a command to hiredis; it owns the callback from here on. */
-static int redis_send_argv(redis_t *self, cmd_kind_t kind, redis_reply_fn *fn, void *arg,
-                           int argc, const char **argv, const size_t *argvlen)
+static int redis_send_argv(redis_t *self, cmd_kind_t kind, redis_reply_fn *fn, void *arg, int argc,
+                           const char **argv, const size_t *argvlen)
 {
     redis_cmd_t *cmd = redis_cmd_new(self, kind, fn, arg);
     if (!cmd)
@@ -461,7 +461,7 @@ static int redis_on_timeout(loop_t *loop, int timer_id, void *arg)
         /* Detach first: the timed-out command's callback may send again,
          * and must not land on the connection we are about to drop. */
         bool user = head->kind == CMD_USER;
-        const char *why = user                            ? "dropped after a command timed out"
+        const char *why = user                         ? "dropped after a command timed out"
                           : self->state == REDIS_READY ? "PING timed out"
                                                        : "timeout during the handshake";
         redisAsyncContext *ac = redis_detach(self, why);
@@ -555,8 +555,8 @@ static void redis_start_connect(redis_t *self)
     redisAsyncSetConnectCallback(ac, redis_on_connect);
     redisAsyncSetDisconnectCallback(ac, redis_on_disconnect);
     /* TCP only: the handshake's commands have their own timeouts. */
-    int id = loop_add_timer(self->loop, self->opts.connect_timeout_ms, 1,
-                            redis_on_connect_timeout, self);
+    int id = loop_add_timer(self->loop, self->opts.connect_timeout_ms, 1, redis_on_connect_timeout,
+                            self);
     self->connect_timer = id > 0 ? id : 0;
 }
 
@@ -697,8 +697,8 @@ static bool redis_is_subscription(const char *name, size_t len)
     return false;
 }
 
-int redis_command_argv(redis_t *self, redis_reply_fn *fn, void *arg, int argc,
-                       const char **argv, const size_t *argvlen)
+int redis_command_argv(redis_t *self, redis_reply_fn *fn, void *arg, int argc, const char **argv,
+                       const size_t *argvlen)
 {
     if (!self || !fn || argc <= 0 || !argv || !argv[0] || !redis_ready(self))
         return -1;

@@ -54,8 +54,7 @@ typedef struct {
  *   - reply == NULL, error != NULL: no reply ("timeout", connection lost,
  *     "connection closed").
  * The callback may send new commands and may destroy the redis_t. */
-typedef void(redis_reply_fn)(redis_t *redis, const redisReply *reply, const char *error,
-                             void *arg);
+typedef void(redis_reply_fn)(redis_t *redis, const redisReply *reply, const char *error, void *arg);
 
 /* Called when redis_ready() changes, after the change. */
 typedef void(redis_state_fn)(redis_t *redis, bool ready, void *arg);
@@ -90,8 +89,8 @@ bool redis_ready(redis_t *self);
  * if accepted (fn is called exactly once), -1 if refused (not ready, bad
  * format, subscribe commands, out of memory: fn is not called). */
 int redis_command(redis_t *self, redis_reply_fn *fn, void *arg, const char *fmt, ...);
-int redis_command_argv(redis_t *self, redis_reply_fn *fn, void *arg, int argc,
-                       const char **argv, const size_t *argvlen);
+int redis_command_argv(redis_t *self, redis_reply_fn *fn, void *arg, int argc, const char **argv,
+                       const size_t *argvlen);
 
 void redis_set_state_fn(redis_t *self, redis_state_fn *fn, void *arg);
 void redis_stats(redis_t *self, redis_stats_t *stats);

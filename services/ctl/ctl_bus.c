@@ -64,11 +64,14 @@ static int s_status(PGconn *c, bool json)
     char *sql = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&sql, &len);
-    fprintf(m, "WITH heads AS (SELECT NULL::text AS schema, NULL::text AS stream, 0::bigint AS head "
-               "WHERE false");
+    fprintf(m,
+            "WITH heads AS (SELECT NULL::text AS schema, NULL::text AS stream, 0::bigint AS head "
+            "WHERE false");
     for (int i = 0; i < PQntuples(schemas); i++) {
-        char *id = PQescapeIdentifier(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
-        char *lit = PQescapeLiteral(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        char *id =
+            PQescapeIdentifier(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        char *lit =
+            PQescapeLiteral(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
         fprintf(m, " UNION ALL SELECT %s, stream, head FROM %s.bus_stream_head", lit, id);
         PQfreemem(id);
         PQfreemem(lit);
@@ -76,12 +79,15 @@ static int s_status(PGconn *c, bool json)
     fprintf(m, "), pos AS (SELECT NULL::text AS schema, ''::text AS consumer, ''::text AS stream, "
                "0::bigint AS position, 0::bigint AS dead, now() AS updated_at WHERE false");
     for (int i = 0; i < PQntuples(schemas); i++) {
-        char *id = PQescapeIdentifier(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
-        char *lit = PQescapeLiteral(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
-        fprintf(m, " UNION ALL SELECT %s, consumer, stream, position, "
-                   "(SELECT count(*) FROM %s.bus_dead_letter d WHERE d.consumer = p.consumer "
-                   "AND d.stream = p.stream AND d.status <> 'replayed'), updated_at "
-                   "FROM %s.bus_consumer_position p",
+        char *id =
+            PQescapeIdentifier(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        char *lit =
+            PQescapeLiteral(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        fprintf(m,
+                " UNION ALL SELECT %s, consumer, stream, position, "
+                "(SELECT count(*) FROM %s.bus_dead_letter d WHERE d.consumer = p.consumer "
+                "AND d.stream = p.stream AND d.status <> 'replayed'), updated_at "
+                "FROM %s.bus_consumer_position p",
                 lit, id, id);
         PQfreemem(id);
         PQfreemem(lit);
@@ -107,13 +113,21 @@ static int s_status(PGconn *c, bool json)
         bool has_head = !PQgetisnull(r, i, 2), has_pos = !PQgetisnull(r, i, 4);
         if (json) {
             json_t *o = json_pack("{s:s}", "stream", stream);
-            json_object_set_new(o, "producer_schema", has_head ? json_string(producer) : json_null());
-            json_object_set_new(o, "head", has_head ? json_integer(atoll(PQgetvalue(r, i, 2))) : json_null());
-            json_object_set_new(o, "consumer_schema", has_pos ? json_string(PQgetvalue(r, i, 3)) : json_null());
-            json_object_set_new(o, "consumer", has_pos ? json_string(PQgetvalue(r, i, 4)) : json_null());
-            json_object_set_new(o, "position", has_pos ? json_integer(atoll(PQgetvalue(r, i, 5))) : json_null());
-            json_object_set_new(o, "lag", !PQgetisnull(r, i, 6) ? json_integer(atoll(PQgetvalue(r, i, 6))) : json_null());
-            json_object_set_new(o, "dead_letters", has_pos ? json_integer(atoll(PQgetvalue(r, i, 7))) : json_null());
+            json_object_set_new(o, "producer_schema",
+                                has_head ? json_string(producer) : json_null());
+            json_object_set_new(o, "head",
+                                has_head ? json_integer(atoll(PQgetvalue(r, i, 2))) : json_null());
+            json_object_set_new(o, "consumer_schema",
+                                has_pos ? json_string(PQgetvalue(r, i, 3)) : json_null());
+            json_object_set_new(o, "consumer",
+                                has_pos ? json_string(PQgetvalue(r, i, 4)) : json_null());
+            json_object_set_new(o, "position",
+                                has_pos ? json_integer(atoll(PQgetvalue(r, i, 5))) : json_null());
+            json_object_set_new(o, "lag",
+                                !PQgetisnull(r, i, 6) ? json_integer(atoll(PQgetvalue(r, i, 6)))
+                                                      : json_null());
+            json_object_set_new(o, "dead_letters",
+                                has_pos ? json_integer(atoll(PQgetvalue(r, i, 7))) : json_null());
             json_array_append_new(arr, o);
         } else {
             printf("%-12s %-10s %10s %-12s %10s %8s %6s\n", stream, has_head ? producer : "?",
@@ -162,12 +176,13 @@ static int s_dead_letters(PGconn *c, const char *only, bool all, bool json)
         for (int j = 0; j < PQntuples(r); j++) {
             if (json) {
                 json_array_append_new(
-                    arr, json_pack("{s:s,s:I,s:s,s:s,s:I,s:s,s:s,s:i,s:s,s:s}", "schema", schema,
-                                   "id", (json_int_t)atoll(PQgetvalue(r, j, 0)), "consumer",
-                                   PQgetvalue(r, j, 1), "stream", PQgetvalue(r, j, 2), "seq",
-                                   (json_int_t)atoll(PQgetvalue(r, j, 3)), "type", PQgetvalue(r, j, 4),
-                                   "status", PQgetvalue(r, j, 5), "attempts", atoi(PQgetvalue(r, j, 6)),
-                                   "reason", PQgetvalue(r, j, 7), "parked_at", PQgetvalue(r, j, 8)));
+                    arr,
+                    json_pack("{s:s,s:I,s:s,s:s,s:I,s:s,s:s,s:i,s:s,s:s}", "schema", schema, "id",
+                              (json_int_t)atoll(PQgetvalue(r, j, 0)), "consumer",
+                              PQgetvalue(r, j, 1), "stream", PQgetvalue(r, j, 2), "seq",
+                              (json_int_t)atoll(PQgetvalue(r, j, 3)), "type", PQgetvalue(r, j, 4),
+                              "status", PQgetvalue(r, j, 5), "attempts", atoi(PQgetvalue(r, j, 6)),
+                              "reason", PQgetvalue(r, j, 7), "parked_at", PQgetvalue(r, j, 8)));
             } else {
                 printf("%-12s %6s %-10s %-10s %8s %-24s %-8s %4s %s\n", schema, PQgetvalue(r, j, 0),
                        PQgetvalue(r, j, 1), PQgetvalue(r, j, 2), PQgetvalue(r, j, 3),
@@ -197,7 +212,8 @@ static int s_replay(PGconn *c, const char *schema, const char *idtext)
     }
     const char *p[1] = {schema};
     char *error = NULL;
-    if (pg_exec_ok(c, "SELECT set_config('search_path', quote_ident($1), false)", 1, p, &error) != 0) {
+    if (pg_exec_ok(c, "SELECT set_config('search_path', quote_ident($1), false)", 1, p, &error) !=
+        0) {
         fprintf(stderr, "liaisonctl bus: %s\n", error);
         free(error);
         return CTL_EXIT_FAILURE;
@@ -241,13 +257,14 @@ int ctl_bus(int argc, char **argv)
     if (!dsn)
         dsn = getenv("LIAISON_PG_ADMIN_DSN");
     if (!dsn) {
-        fprintf(stderr, "liaisonctl bus: no database: pass --dsn, set LIAISON_PG_DSN, or run "
-                        "from the repository root after `make up` (reads %s)\n",
+        fprintf(stderr,
+                "liaisonctl bus: no database: pass --dsn, set LIAISON_PG_DSN, or run "
+                "from the repository root after `make up` (reads %s)\n",
                 ctl_admin_config_path());
         return CTL_EXIT_USAGE;
     }
-    int known = strcmp(cmd, "status") == 0 || strcmp(cmd, "dead-letters") == 0
-                || strcmp(cmd, "replay") == 0;
+    int known = strcmp(cmd, "status") == 0 || strcmp(cmd, "dead-letters") == 0 ||
+                strcmp(cmd, "replay") == 0;
     if (!known) {
         free(admin_dsn);
         s_usage(stderr);

@@ -35,7 +35,8 @@ int main(int argc, char **argv)
         s_usage(stderr);
         return CTL_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         s_usage(stdout);
         return CTL_EXIT_OK;
     }

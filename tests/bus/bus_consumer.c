@@ -46,7 +46,8 @@ int main(int argc, char **argv)
             name = argv[i + 1];
     }
     if (!conninfo || !endpoint) {
-        fprintf(stderr, "usage: bus_consumer --conninfo DSN --endpoint EP [--stream S] [--name N]\n");
+        fprintf(stderr,
+                "usage: bus_consumer --conninfo DSN --endpoint EP [--stream S] [--name N]\n");
         return 2;
     }
     log_init("bus_consumer", LOG_LEVEL_WARN);

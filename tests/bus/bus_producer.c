@@ -112,7 +112,8 @@ int main(int argc, char **argv)
             stream = argv[i + 1];
     }
     if (!conninfo || !endpoint) {
-        fprintf(stderr, "usage: bus_producer --conninfo DSN --endpoint EP [--rate N] [--stream S]\n");
+        fprintf(stderr,
+                "usage: bus_producer --conninfo DSN --endpoint EP [--rate N] [--stream S]\n");
         return 2;
     }
     log_init("bus_producer", LOG_LEVEL_WARN);
@@ -121,8 +122,8 @@ int main(int argc, char **argv)
     p.loop = loop_new();
     loop_handle_signals(p.loop, s_on_signal, &p);
     p.sequencer = bus_sequencer_new(p.loop, conninfo, stream);
-    bus_server_t *server = p.sequencer ? bus_server_new(p.loop, ctx, endpoint, conninfo, p.sequencer)
-                                       : NULL;
+    bus_server_t *server =
+        p.sequencer ? bus_server_new(p.loop, ctx, endpoint, conninfo, p.sequencer) : NULL;
     if (!server) {
         fprintf(stderr, "bus_producer: cannot start\n");
         return 1;

@@ -81,9 +81,9 @@ static void test_poison_events_are_parked_and_skipped(void **state)
     PGconn *c = tb_connect();
     assert_non_null(c);
     assert_int_equal(tb_exec(c, "BEGIN"), 0);
-    assert_int_equal(tb_publish(c, "events", "liaison.test.Ok", "one", NULL), 0);      /* 1 */
-    assert_int_equal(tb_publish(c, "events", "liaison.test.Future", "x", NULL), 0);    /* 2 */
-    assert_int_equal(tb_publish(c, "events", "liaison.test.Checked", "bad", NULL), 0); /* 3 */
+    assert_int_equal(tb_publish(c, "events", "liaison.test.Ok", "one", NULL), 0);        /* 1 */
+    assert_int_equal(tb_publish(c, "events", "liaison.test.Future", "x", NULL), 0);      /* 2 */
+    assert_int_equal(tb_publish(c, "events", "liaison.test.Checked", "bad", NULL), 0);   /* 3 */
     assert_int_equal(tb_publish(c, "events", "liaison.test.Checked", "valid", NULL), 0); /* 4 */
     assert_int_equal(tb_exec(c, "COMMIT"), 0);
     /* 5: bytes that are no envelope at all (a producer bug, a bad restore). */
@@ -104,7 +104,10 @@ static void test_poison_events_are_parked_and_skipped(void **state)
     /* The stream moved on past all three; effects of the parked ones (even
      * the half-written one of seq 3) are absent. */
     assert_int_equal(tb_scalar(c, "SELECT string_agg(seq::text, ',' ORDER BY n) FROM applied "
-                                  "WHERE consumer = 'poison'") > 0 ? 1 : 0, 1);
+                                  "WHERE consumer = 'poison'") > 0
+                         ? 1
+                         : 0,
+                     1);
     PGresult *r = PQexec(c, "SELECT string_agg(seq::text, ',' ORDER BY n) FROM applied "
                             "WHERE consumer = 'poison'");
     assert_string_equal(PQgetvalue(r, 0, 0), "1,4,6");
@@ -126,11 +129,13 @@ static void test_poison_events_are_parked_and_skipped(void **state)
                      3);
 
     /* Replay: refused while still invalid (stays parked, attempt counted)... */
-    long long id = tb_scalar(c, "SELECT id FROM bus_dead_letter WHERE consumer = 'poison' AND seq = 3");
+    long long id =
+        tb_scalar(c, "SELECT id FROM bus_dead_letter WHERE consumer = 'poison' AND seq = 3");
     char *error = NULL;
     assert_int_equal(bus_dead_letter_request_replay(c, id, &error), 0);
     for (int i = 0; i < 100 && tb_scalar(c, "SELECT attempts FROM bus_dead_letter "
-                                            "WHERE consumer = 'poison' AND seq = 3") < 1; i++)
+                                            "WHERE consumer = 'poison' AND seq = 3") < 1;
+         i++)
         usleep(50000);
     assert_int_equal(tb_scalar(c, "SELECT attempts FROM bus_dead_letter WHERE consumer = 'poison' "
                                   "AND seq = 3 AND status = 'parked'"),
@@ -141,7 +146,8 @@ static void test_poison_events_are_parked_and_skipped(void **state)
     assert_int_equal(bus_dead_letter_request_replay(c, id, &error), -1); /* not parked now */
     free(error);
     for (int i = 0; i < 100 && tb_scalar(c, "SELECT count(*) FROM bus_dead_letter "
-                                            "WHERE status = 'replayed'") < 1; i++)
+                                            "WHERE status = 'replayed'") < 1;
+         i++)
         usleep(50000);
     assert_int_equal(tb_scalar(c, "SELECT count(*) FROM applied WHERE consumer = 'poison' "
                                   "AND seq = 3"),
@@ -173,8 +179,8 @@ static void test_a_consumer_down_for_50k_events_catches_up(void **state)
     }
     uint64_t target = (uint64_t)start + 50000;
     for (int i = 0; i < 300; i++) {
-        if (tb_scalar(c, "SELECT head FROM bus_stream_head WHERE stream = 'events'")
-            == (long long)target)
+        if (tb_scalar(c, "SELECT head FROM bus_stream_head WHERE stream = 'events'") ==
+            (long long)target)
             break;
         usleep(20000);
     }
@@ -191,10 +197,11 @@ static void test_a_consumer_down_for_50k_events_catches_up(void **state)
     assert_int_equal(tb_scalar(c, "SELECT count(DISTINCT payload) FROM applied "
                                   "WHERE consumer = 'late' AND payload LIKE 'bulk-%'"),
                      50000);
-    assert_int_equal(tb_scalar(c, "SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY n) "
-                                  "AS prev FROM applied WHERE consumer = 'late' AND payload LIKE 'bulk-%') s "
-                                  "WHERE prev IS NOT NULL AND seq <> prev + 1"),
-                     0);
+    assert_int_equal(
+        tb_scalar(c, "SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY n) "
+                     "AS prev FROM applied WHERE consumer = 'late' AND payload LIKE 'bulk-%') s "
+                     "WHERE prev IS NOT NULL AND seq <> prev + 1"),
+        0);
     PQfinish(c);
 }
 

@@ -19,7 +19,7 @@
 #include "test_bus_common.h"
 
 #define WRITERS 8
-#define ROUNDS 150
+#define ROUNDS  150
 
 static void *s_ctx;
 static tb_producer_t s_producer;
@@ -147,8 +147,9 @@ static void test_concurrent_producers_give_a_gapless_ordered_stream(void **state
                      committed);
     /* Commits did overtake allocations: some row with a smaller id got a
      * larger position (else the test proved nothing). */
-    long long inversions = tb_scalar(c, "SELECT count(*) FROM (SELECT seq, lag(seq) OVER "
-                                        "(ORDER BY id) AS prev FROM bus_outbox) s WHERE seq < prev");
+    long long inversions =
+        tb_scalar(c, "SELECT count(*) FROM (SELECT seq, lag(seq) OVER "
+                     "(ORDER BY id) AS prev FROM bus_outbox) s WHERE seq < prev");
     assert_true(inversions > 0);
     /* The consumer: each event once, in position order, same events. */
     assert_int_equal(tb_scalar(c, "SELECT count(*) FROM applied WHERE consumer = 'live'"),

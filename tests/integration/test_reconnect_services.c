@@ -31,7 +31,7 @@
 #include "common/pg.h"
 #include "common/redis.h"
 
-#define PG_BIN "/usr/lib/postgresql/15/bin"
+#define PG_BIN       "/usr/lib/postgresql/15/bin"
 #define REDIS_SERVER "/usr/bin/redis-server"
 
 typedef struct {
@@ -97,9 +97,10 @@ static int pg_stop_server(void)
 
 static int redis_start_server(void)
 {
-    int rc = sh(REDIS_SERVER " --port %d --bind 127.0.0.1 --save '' --appendonly no "
-                "--daemonize yes --dir %s --pidfile %s/redis.pid --logfile %s/redis.log",
-                env.redis_port, env.dir, env.dir, env.dir);
+    int rc =
+        sh(REDIS_SERVER " --port %d --bind 127.0.0.1 --save '' --appendonly no "
+                        "--daemonize yes --dir %s --pidfile %s/redis.pid --logfile %s/redis.log",
+           env.redis_port, env.dir, env.dir, env.dir);
     if (rc != 0)
         return rc;
     /* daemonize returns before the port is open: wait for it */
