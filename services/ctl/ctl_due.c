@@ -297,7 +297,7 @@ int ctl_due(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
 
-    domain_rules_t rules;
+    domain_rules_t rules = {0};
     domain_rules_defaults(&rules);
     if (court) {
         if (!overrides) {
