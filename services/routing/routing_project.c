@@ -179,15 +179,17 @@ static bus_apply_t s_item_registered(PGconn *conn, const Liaison__V1__Envelope *
                        registered_us,
                        domain_state_name(item.state),
                        ndeps};
-    rc = s_exec(conn,
-                "INSERT INTO item (item_id, court_id, registration_number, kind, domain_kind, "
-                " court_role, title, content, receiving_department_id, received_date, "
-                " registered_at, state, deputies, state_since) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, "
-                " CASE WHEN $11::bigint > 0 THEN to_timestamp($11::bigint / 1e6) ELSE now() END, "
-                " $12, $13::int, "
-                " CASE WHEN $11::bigint > 0 THEN to_timestamp($11::bigint / 1e6) ELSE now() END)",
-                13, p, reason, reason_size);
+    rc = s_exec(
+        conn,
+        "INSERT INTO item (item_id, court_id, registration_number, kind, domain_kind, "
+        " court_role, title, content, receiving_department_id, received_date, "
+        " registered_at, state, deputies, state_since) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce(dir_ref('department', $2, $9), ''), "
+        " $10::date, "
+        " CASE WHEN $11::bigint > 0 THEN to_timestamp($11::bigint / 1e6) ELSE now() END, "
+        " $12, $13::int, "
+        " CASE WHEN $11::bigint > 0 THEN to_timestamp($11::bigint / 1e6) ELSE now() END)",
+        13, p, reason, reason_size);
     if (rc != BUS_APPLY_OK)
         goto done;
     rc = s_deputies(conn, m->item_id, court, nd, m->deputies, reason, reason_size);

@@ -276,7 +276,11 @@ typedef struct {
     const char *where;
 } queue_def_t;
 
-#define R(r)      (1u << (r))
+#define R(r) (1u << (r))
+/* Every statement names its three parameters with their types, whether its
+ * queue's condition uses them or not (PostgreSQL must know each type). */
+#define S_TYPED                                                                                    \
+    "($1::text IS NULL OR true) AND ($2::text IS NULL OR true) AND ($3::bool IS NULL OR true)"
 #define ALL_COURT (R(AUTH_ROLE_LIAISON_OFFICE) | R(AUTH_ROLE_AUDITOR) | R(AUTH_ROLE_OPERATOR))
 
 static const queue_def_t s_queues[] = {
@@ -325,7 +329,7 @@ void routing_queue_summary(routing_worker_t *w, routing_job_t *job)
         char sql[2048];
         snprintf(sql, sizeof sql,
                  "SELECT count(*), coalesce(greatest(0, floor($4::bigint / 1e6 - extract(epoch "
-                 "FROM min(i.state_since))))::bigint, 0) FROM item i WHERE %s",
+                 "FROM min(i.state_since))))::bigint, 0) FROM item i WHERE " S_TYPED " AND (%s)",
                  q->where);
         const char *p[] = {tok.staff, s_department_of(job, &tok), all, now};
         PGresult *res = routing_sql(conn, sql, 4, p, NULL);
@@ -381,7 +385,7 @@ static void s_list(routing_worker_t *w, routing_job_t *job, PGconn *conn, const 
     snprintf(lim, sizeof lim, "%ld", limit + 1);
     char sql[4096];
     snprintf(sql, sizeof sql,
-             "WITH q AS (SELECT i.* FROM item i WHERE %s), "
+             "WITH q AS (SELECT i.* FROM item i WHERE " S_TYPED " AND (%s)), "
              "agg AS (SELECT count(*) AS n, coalesce(greatest(0, floor($4::bigint / 1e6 - extract("
              " epoch FROM min(state_since))))::bigint, 0) AS oldest FROM q) "
              "SELECT agg.n, agg.oldest, coalesce((SELECT jsonb_agg(jsonb_build_object("
@@ -467,8 +471,8 @@ void routing_item_list(routing_worker_t *w, routing_job_t *job)
         return;
     /* $1: the state or NULL; $2, $3 unused */
     const char *p[] = {state, "", "false"};
-    s_list(w, job, conn, "($1::text IS NULL OR i.state = $1) AND $2 = $2 AND $3::bool = $3::bool",
-           p, json_pack("{s:s}", "court", job->court));
+    s_list(w, job, conn, "($1::text IS NULL OR i.state = $1)", p,
+           json_pack("{s:s}", "court", job->court));
 }
 
 /* ---- per-court rules -------------------------------------------------------------- */
