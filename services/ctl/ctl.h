@@ -3,6 +3,8 @@
 #ifndef LIAISON_CTL_CTL_H
 #define LIAISON_CTL_CTL_H
 
+#include <stdbool.h>
+
 /* Exit codes scripts can trust. */
 enum {
     CTL_EXIT_OK = 0,
@@ -19,6 +21,11 @@ int ctl_bus(int argc, char **argv);
 int ctl_item(int argc, char **argv);
 int ctl_directory(int argc, char **argv);
 int ctl_token(int argc, char **argv);
+/* ctl_routing.c: the routing daemon's API — `item VERB` (workflow verbs,
+ * handed over by ctl_item) and `queue` */
+bool ctl_item_workflow_verb(const char *verb);
+int ctl_item_workflow(int argc, char **argv);
+int ctl_queue(int argc, char **argv);
 /* ctl_deadline.c, ctl_clock.c: deadlines and the test clock */
 int ctl_deadline(int argc, char **argv);
 int ctl_clock(int argc, char **argv);

@@ -30,6 +30,7 @@
 
 #include "ctl/ctl.h"
 #include "ctl/ctl_http.h"
+#include "ctl/ctl_routing.h"
 #include "ctl/ctl_table.h"
 
 #define MAX_DEPUTIES 64
@@ -109,6 +110,7 @@ static void s_show_item(json_t *j)
         printf("%-14s %s 第%lld次会议, closed %s\n", "session", s_str(session, "congress"),
                (long long)json_integer_value(json_object_get(session, "meeting_number")),
                s_str(session, "closing_date"));
+    ctl_routing_show_workflow(j);
     if (json_object_get(j, "content"))
         printf("\n%s\n", s_str(j, "content"));
 }
@@ -309,6 +311,8 @@ static int s_item_read(int argc, char **argv, bool list)
     }
     ctl_http_resp_t r;
     int rc = ctl_http("intake", "GET", path, NULL, NULL, 0, NULL, &r);
+    if (!list && rc == CTL_EXIT_OK) /* the workflow is routing's */
+        ctl_routing_augment_item(court, argv[optind], &r);
     return s_finish(list ? "item list" : "item show", rc, &r, json, list ? s_show_items : s_show_item);
 }
 
@@ -324,6 +328,8 @@ int ctl_item(int argc, char **argv)
         return s_item_read(argc - 1, argv + 1, false);
     if (!strcmp(argv[1], "list"))
         return s_item_read(argc - 1, argv + 1, true);
+    if (ctl_item_workflow_verb(argv[1])) /* propose, approve, …: routing's */
+        return ctl_item_workflow(argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         s_item_usage(stdout);
         return CTL_EXIT_OK;

@@ -14,9 +14,10 @@ static const ctl_command_t s_commands[] = {
     {"due", ctl_due, "compute a due date by the regulation's rules (no daemon needed)"},
     {"migrate", ctl_migrate, "apply the SQL migrations of every service"},
     {"bus", ctl_bus, "event streams: status, dead letters, replay"},
-    {"item", ctl_item, "register an item (Art. 13), show one, list them"},
+    {"item", ctl_item, "register an item (Art. 13), show one, list them; its workflow (Arts. 14-21)"},
     {"directory", ctl_directory, "courts, departments, staff, groups, deputies: import and show"},
     {"token", ctl_token, "create or revoke an API token"},
+    {"queue", ctl_queue, "work queues: awaiting my approval, my department's items, ..."},
     {"deadline", ctl_deadline, "deadlines: list (overdue, by department, item), explain one"},
     {"clock", ctl_clock, "the test clock: show, advance, set (test-clock stacks only)"},
 };
