@@ -35,9 +35,9 @@
 #include "common/http.h"
 #include "common/loop.h"
 
-#define INTAKE_STREAM "intake"
+#define INTAKE_STREAM   "intake"
 #define INTAKE_PRODUCER "liaison-intake"
-#define INTAKE_VERSION "0.1.0"
+#define INTAKE_VERSION  "0.1.0"
 
 /* ---- who is asking -------------------------------------------------------- */
 
@@ -86,16 +86,16 @@ struct intake_job_t {
     char *content_type; /* Content-Type, or NULL */
     char *body;         /* copy of the body (NUL-terminated), or NULL */
     size_t body_len;
-    json_t *query; /* query arguments of interest, an object */
-    char token_hash[65]; /* "" when no bearer token was sent */
+    json_t *query;        /* query arguments of interest, an object */
+    char token_hash[65];  /* "" when no bearer token was sent */
     bool bad_auth_header; /* Authorization present but not "Bearer x" */
 
     /* outputs: written by the worker */
     unsigned status;
-    json_t *answer;   /* the body (a problem when status >= 400) */
-    char *location;   /* Location header, or NULL */
-    bool replayed;    /* Idempotent-Replayed */
-    bool published;   /* events were committed: notify the sequencer */
+    json_t *answer; /* the body (a problem when status >= 400) */
+    char *location; /* Location header, or NULL */
+    bool replayed;  /* Idempotent-Replayed */
+    bool published; /* events were committed: notify the sequencer */
 
     /* the loop's own */
     http_request_t *req;
@@ -135,9 +135,8 @@ typedef struct intake_pool_t intake_pool_t;
 /* Called on the loop thread with each finished job (the callee owns it). */
 typedef void(intake_done_fn)(intake_job_t *job, void *arg);
 
-intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers,
-                               size_t queue_max, liaison_clock_t *clock, intake_done_fn *done,
-                               void *arg);
+intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers, size_t queue_max,
+                               liaison_clock_t *clock, intake_done_fn *done, void *arg);
 /* Stops the workers after their current job; unfinished jobs are freed
  * (their requests are answered by the HTTP server's shutdown). */
 void intake_pool_destroy(intake_pool_t **self_p);

@@ -30,11 +30,11 @@
 
 /* A received time a little ahead of the server's clock is the sender's
  * clock running fast, not a time in the future: tolerate this much. */
-#define FUTURE_SKEW_US (60 * 1000000LL)
-#define TITLE_MAX_CHARS 500
+#define FUTURE_SKEW_US       (60 * 1000000LL)
+#define TITLE_MAX_CHARS      500
 #define SHORT_TEXT_MAX_CHARS 500
-#define ATTACHMENTS_MAX 100
-#define RETRIES 3
+#define ATTACHMENTS_MAX      100
+#define RETRIES              3
 
 /* ---- vocabularies: API name, protobuf value, domain kind, Chinese -------- */
 
@@ -54,7 +54,8 @@ static const vocab_t s_kinds[] = {
     {"remark", LIAISON__V1__ITEM_KIND__ITEM_KIND_REMARK, "remark", false},
     {"forwarded-complaint", LIAISON__V1__ITEM_KIND__ITEM_KIND_FORWARDED_COMPLAINT,
      "complaint-letter", false},
-    {"supervised-case", LIAISON__V1__ITEM_KIND__ITEM_KIND_SUPERVISED_CASE, "supervised-case", false},
+    {"supervised-case", LIAISON__V1__ITEM_KIND__ITEM_KIND_SUPERVISED_CASE, "supervised-case",
+     false},
     {"followed-case", LIAISON__V1__ITEM_KIND__ITEM_KIND_FOLLOWED_CASE, "followed-case", false},
     {"deputy-letter", LIAISON__V1__ITEM_KIND__ITEM_KIND_DEPUTY_LETTER, "deputy-letter", false},
     {"deputy-visit", LIAISON__V1__ITEM_KIND__ITEM_KIND_DEPUTY_VISIT, "deputy-letter", false},
@@ -172,9 +173,9 @@ void intake_format_instant(int64_t us, int32_t offset_s, char *buf, size_t size)
     char sign = offset_s < 0 ? '-' : '+';
     int32_t off = offset_s < 0 ? -offset_s : offset_s;
     if (frac)
-        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld%c%02d:%02d", d.year, d.month, d.day,
-                 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (long long)frac, sign,
-                 off / 3600, off / 60 % 60);
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld%c%02d:%02d", d.year, d.month,
+                 d.day, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (long long)frac,
+                 sign, off / 3600, off / 60 % 60);
     else
         snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", d.year, d.month, d.day,
                  (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), sign, off / 3600,
@@ -211,7 +212,8 @@ int intake_publish(PGconn *conn, const char *type, const char *court, const char
     env.court_id = (char *)(court ? court : "");
     env.item_id = (char *)(item_id ? item_id : "");
     env.occurred_at_us = 0;
-    env.correlation_id = (char *)(correlation && bus_uuid_valid(correlation) ? correlation : event_id);
+    env.correlation_id =
+        (char *)(correlation && bus_uuid_valid(correlation) ? correlation : event_id);
     env.causation_id = "";
     env.producer = INTAKE_PRODUCER;
     env.producer_version = INTAKE_VERSION;
@@ -369,10 +371,21 @@ static bool s_known_keys(intake_job_t *job, json_t *obj, const char *const *keys
 
 static bool s_validate(intake_job_t *job, json_t *root, int64_t now_us, reg_t *r)
 {
-    static const char *const keys[] = {
-        "kind",    "channel",    "source",      "source_detail",  "source_reference",
-        "deputies", "session",   "court_role",  "title",          "content",
-        "received_at", "late_reason", "attachments", "receiving_department", NULL};
+    static const char *const keys[] = {"kind",
+                                       "channel",
+                                       "source",
+                                       "source_detail",
+                                       "source_reference",
+                                       "deputies",
+                                       "session",
+                                       "court_role",
+                                       "title",
+                                       "content",
+                                       "received_at",
+                                       "late_reason",
+                                       "attachments",
+                                       "receiving_department",
+                                       NULL};
     memset(r, 0, sizeof *r);
     if (!s_known_keys(job, root, keys, ""))
         return false;
@@ -418,9 +431,9 @@ static bool s_validate(intake_job_t *job, json_t *root, int64_t now_us, reg_t *r
             snprintf(prefix, sizeof prefix, "deputies[%zu].", i);
             if (!json_is_object(d)) {
                 snprintf(field, sizeof field, "deputies[%zu]", i);
-                intake_job_problemf(job, 422, "wrong_type", field, "代表须为对象。",
-                                    "The field %s must be an object {\"deputy\": ..., \"lead\": ...}.",
-                                    field);
+                intake_job_problemf(
+                    job, 422, "wrong_type", field, "代表须为对象。",
+                    "The field %s must be an object {\"deputy\": ..., \"lead\": ...}.", field);
                 return false;
             }
             static const char *const dkeys[] = {"deputy", "lead", NULL};
@@ -460,8 +473,8 @@ static bool s_validate(intake_job_t *job, json_t *root, int64_t now_us, reg_t *r
     json_t *session = json_object_get(root, "session");
     if (session && !json_is_null(session)) {
         if (!json_is_object(session)) {
-            intake_job_problem(job, 422, "wrong_type", "session", "The field session must be an object.",
-                               "session 字段应为对象。");
+            intake_job_problem(job, 422, "wrong_type", "session",
+                               "The field session must be an object.", "session 字段应为对象。");
             return false;
         }
         static const char *const skeys[] = {"congress", "term_number", "meeting_number",
@@ -474,7 +487,8 @@ static bool s_validate(intake_job_t *job, json_t *root, int64_t now_us, reg_t *r
                     &r->congress) ||
             !s_int(job, session, "term_number", "session.term_number", 1, 1000, &term) ||
             !s_int(job, session, "meeting_number", "session.meeting_number", 1, 1000, &meeting) ||
-            !s_text(job, session, "closing_date", "session.closing_date", true, false, 10, &closing))
+            !s_text(job, session, "closing_date", "session.closing_date", true, false, 10,
+                    &closing))
             return false;
         if (domain_date_parse(closing, &r->closing_date) != 0) {
             intake_job_problem(job, 422, "invalid_value", "session.closing_date",
@@ -487,9 +501,10 @@ static bool s_validate(intake_job_t *job, json_t *root, int64_t now_us, reg_t *r
         r->has_session = true;
         r->session = session;
     } else if (r->kind->session) {
-        intake_job_problem(job, 422, "missing_field", "session",
-                           "A session item needs its session (congress, term, meeting, closing date).",
-                           "会议期间的议案、建议须注明所属会议及闭会日期。");
+        intake_job_problem(
+            job, 422, "missing_field", "session",
+            "A session item needs its session (congress, term, meeting, closing date).",
+            "会议期间的议案、建议须注明所属会议及闭会日期。");
         return false;
     }
     if (!s_text(job, root, "court_role", "court_role", r->kind->session, false, 8, &r->court_role))
@@ -529,7 +544,8 @@ static bool s_validate(intake_job_t *job, json_t *root, int64_t now_us, reg_t *r
     if (att && !json_is_null(att)) {
         if (!json_is_array(att)) {
             intake_job_problem(job, 422, "wrong_type", "attachments",
-                               "The field attachments must be an array.", "attachments 字段应为数组。");
+                               "The field attachments must be an array.",
+                               "attachments 字段应为数组。");
             return false;
         }
         if (json_array_size(att) > ATTACHMENTS_MAX) {
@@ -550,7 +566,7 @@ static bool s_validate(intake_job_t *job, json_t *root, int64_t now_us, reg_t *r
                 return false;
             }
             static const char *const akeys[] = {"attachment_id", "filename", "media_type",
-                                                "size_bytes", "sha256", NULL};
+                                                "size_bytes",    "sha256",   NULL};
             if (!s_known_keys(job, a, akeys, prefix))
                 return false;
             const char *s;
@@ -574,7 +590,8 @@ static bool s_validate(intake_job_t *job, json_t *root, int64_t now_us, reg_t *r
             for (const char *p = s; *p && hex; p++)
                 hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
             if (!hex) {
-                intake_job_problemf(job, 422, "invalid_value", field, "sha256 应为 64 位小写十六进制。",
+                intake_job_problemf(job, 422, "invalid_value", field,
+                                    "sha256 应为 64 位小写十六进制。",
                                     "The field %s must be 64 lower-case hex digits.", field);
                 return false;
             }
@@ -672,8 +689,9 @@ static int s_pack_event(const reg_t *r, const intake_principal_t *p, const char 
         session.closing_date = &closing;
         ev.session = &session;
     }
-    ev.court_role = strcmp(r->court_role, "co") == 0 ? LIAISON__V1__HANDLING_ROLE__HANDLING_ROLE_CO
-                                                     : LIAISON__V1__HANDLING_ROLE__HANDLING_ROLE_LEAD;
+    ev.court_role = strcmp(r->court_role, "co") == 0
+                        ? LIAISON__V1__HANDLING_ROLE__HANDLING_ROLE_CO
+                        : LIAISON__V1__HANDLING_ROLE__HANDLING_ROLE_LEAD;
     ev.title = (char *)r->title;
     ev.content = (char *)r->content;
     for (size_t i = 0; i < na; i++) {
@@ -773,12 +791,13 @@ static try_t s_register_tx(intake_worker_t *w, intake_job_t *job, const intake_p
     }
     fputc('}', f);
     fclose(f);
-    const char *rp[9] = {job->court, job->idem_key, hash, arr, year_s, rdate_s, r->department,
-                         zone_name, tmpl};
-    PGresult *res = intake_sql(conn,
-                               "SELECT status, serial, detail FROM item_reserve($1, $2, $3, $4::text[], "
-                               "$5::int, $6::date, $7, $8, $9)",
-                               9, rp, sqlstate);
+    const char *rp[9] = {job->court, job->idem_key, hash,      arr, year_s,
+                         rdate_s,    r->department, zone_name, tmpl};
+    PGresult *res =
+        intake_sql(conn,
+                   "SELECT status, serial, detail FROM item_reserve($1, $2, $3, $4::text[], "
+                   "$5::int, $6::date, $7, $8, $9)",
+                   9, rp, sqlstate);
     free(arr);
     if (!res)
         goto db_error;
@@ -797,7 +816,8 @@ static try_t s_register_tx(intake_worker_t *w, intake_job_t *job, const intake_p
                                "This Idempotency-Key was used with another request body.",
                                "该幂等键已用于另一不同的请求。");
         } else if (strcmp(status, "unknown_court") == 0) {
-            intake_job_problem(job, 404, "unknown_court", "court", "No such court.", "法院不存在。");
+            intake_job_problem(job, 404, "unknown_court", "court", "No such court.",
+                               "法院不存在。");
         } else if (strcmp(status, "court_changed") == 0) {
             t = TRY_COURT_CHANGED;
         } else if (strcmp(status, "unknown_deputy") == 0 ||
@@ -831,8 +851,8 @@ static try_t s_register_tx(intake_worker_t *w, intake_job_t *job, const intake_p
     if (!snap || serial <= 0 || serial > DOMAIN_REGNUM_MAX_SEQ) {
         intake_sql_rollback(conn);
         json_decref(snap);
-        intake_job_problem(job, 500, "internal_error", NULL, "The registration counter is exhausted.",
-                           "登记编号已用尽。");
+        intake_job_problem(job, 500, "internal_error", NULL,
+                           "The registration counter is exhausted.", "登记编号已用尽。");
         return TRY_DONE;
     }
     for (size_t i = 0; i < json_array_size(snap) && i < r->n_deputies; i++)
@@ -855,20 +875,19 @@ static try_t s_register_tx(intake_worker_t *w, intake_job_t *job, const intake_p
     intake_format_instant(now_us, zone.utc_offset_s, registered_s, sizeof registered_s);
     domain_date_format(registered_date, gdate_s);
 
-    json_t *answer = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:b}", "item_id", item_id,
-                               "court", job->court, "registration_number", number,
-                               "registration_year", registered_date.year, "registration_serial",
-                               (json_int_t)serial, "received_at", received_s, "received_date",
-                               rdate_s, "registered_at", registered_s, "registered_date", gdate_s,
-                               "registered_late", late);
+    json_t *answer =
+        json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:b}", "item_id", item_id, "court",
+                  job->court, "registration_number", number, "registration_year",
+                  registered_date.year, "registration_serial", (json_int_t)serial, "received_at",
+                  received_s, "received_date", rdate_s, "registered_at", registered_s,
+                  "registered_date", gdate_s, "registered_late", late);
     if (late)
         json_object_set_new(answer, "late_reason", json_string(r->late_reason));
     char *answer_s = json_dumps(answer, JSON_COMPACT);
     char *snap_s = json_dumps(snap, JSON_COMPACT);
     char *session_s = r->has_session ? json_dumps(r->session, JSON_COMPACT) : NULL;
     char *att_s = r->attachments ? json_dumps(r->attachments, JSON_COMPACT) : strdup("[]");
-    json_t *by = json_pack("{s:s, s:s}", "role", intake_role_name(p->role), "token",
-                           p->token_hash);
+    json_t *by = json_pack("{s:s, s:s}", "role", intake_role_name(p->role), "token", p->token_hash);
     if (p->department[0])
         json_object_set_new(by, "department", json_string(p->department));
     char *by_s = json_dumps(by, JSON_COMPACT);
@@ -909,12 +928,16 @@ static try_t s_register_tx(intake_worker_t *w, intake_job_t *job, const intake_p
     res = intake_sql(
         conn,
         "WITH i AS (INSERT INTO item (item_id, court_id, registration_number, registration_year, "
-        "  registration_serial, kind, domain_kind, channel, source, source_detail, source_reference, "
-        "  court_role, session, title, content, attachments, receiving_department_code, received_at, "
+        "  registration_serial, kind, domain_kind, channel, source, source_detail, "
+        "source_reference, "
+        "  court_role, session, title, content, attachments, receiving_department_code, "
+        "received_at, "
         "  received_date, registered_at, registered_date, registered_late, late_reason, "
         "  registered_by, idempotency_key) "
-        " VALUES ($1::uuid, $2, $3, $4::int, $5::bigint, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, "
-        "  $14, $15, $16::jsonb, $17, 'epoch'::timestamptz + $18::bigint * interval '1 microsecond', "
+        " VALUES ($1::uuid, $2, $3, $4::int, $5::bigint, $6, $7, $8, $9, $10, $11, $12, "
+        "$13::jsonb, "
+        "  $14, $15, $16::jsonb, $17, 'epoch'::timestamptz + $18::bigint * interval '1 "
+        "microsecond', "
         "  $19::date, 'epoch'::timestamptz + $20::bigint * interval '1 microsecond', $21::date, "
         "  $22::boolean, $23, $24::jsonb, $25) RETURNING item_id), "
         "d AS (INSERT INTO item_deputy (item_id, court_id, position, deputy_id, lead, name) "
@@ -986,8 +1009,8 @@ void intake_item_register(intake_worker_t *w, intake_job_t *job)
     json_t *root = json_loadb(job->body, job->body_len, JSON_REJECT_DUPLICATES, &err);
     if (!root || !json_is_object(root)) {
         if (root)
-            intake_job_problem(job, 400, "invalid_json", "body",
-                               "The body must be a JSON object.", "请求正文必须是 JSON 对象。");
+            intake_job_problem(job, 400, "invalid_json", "body", "The body must be a JSON object.",
+                               "请求正文必须是 JSON 对象。");
         else
             intake_job_problemf(job, 400, "invalid_json", "body", "请求正文不是有效的 JSON。",
                                 "The body is not valid JSON: %s at line %d, column %d.", err.text,
@@ -1011,12 +1034,14 @@ void intake_item_register(intake_worker_t *w, intake_job_t *job)
         char zone[40], tmpl[256];
         int c = intake_worker_court(w, job->court, fresh, zone, sizeof zone, tmpl, sizeof tmpl);
         if (c == -1) {
-            intake_job_problem(job, 404, "unknown_court", "court", "No such court.", "法院不存在。");
+            intake_job_problem(job, 404, "unknown_court", "court", "No such court.",
+                               "法院不存在。");
             break;
         }
         if (c != 0) {
             intake_job_problem(job, 503, "database_unavailable", NULL,
-                               "The database is unavailable; try again.", "数据库暂不可用，请稍后重试。");
+                               "The database is unavailable; try again.",
+                               "数据库暂不可用，请稍后重试。");
             break;
         }
         now_us = clock_now_us(intake_worker_clock(w));
@@ -1025,9 +1050,10 @@ void intake_item_register(intake_worker_t *w, intake_job_t *job)
             break;
         fresh = t == TRY_COURT_CHANGED;
         if (attempt == RETRIES)
-            intake_job_problem(job, 503, "conflict_retry", NULL,
-                               "The registration kept conflicting; nothing was registered. Try again.",
-                               "登记冲突，未产生任何记录，请重试。");
+            intake_job_problem(
+                job, 503, "conflict_retry", NULL,
+                "The registration kept conflicting; nothing was registered. Try again.",
+                "登记冲突，未产生任何记录，请重试。");
     }
     json_decref(root);
 }
@@ -1038,7 +1064,7 @@ void intake_item_register(intake_worker_t *w, intake_job_t *job)
  * set by the caller with SET LOCAL TimeZone). */
 #define ITEM_JSON                                                                                  \
     "jsonb_build_object('item_id', i.item_id, 'court', i.court_id, "                               \
-    "'registration_number', i.registration_number, 'registration_year', i.registration_year, "    \
+    "'registration_number', i.registration_number, 'registration_year', i.registration_year, "     \
     "'registration_serial', i.registration_serial, 'kind', i.kind, 'domain_kind', i.domain_kind, " \
     "'channel', i.channel, 'source', i.source, 'source_detail', i.source_detail, "                 \
     "'source_reference', i.source_reference, 'court_role', i.court_role, 'session', i.session, "   \
@@ -1053,7 +1079,8 @@ void intake_item_register(intake_worker_t *w, intake_job_t *job)
 static bool s_read_begin(intake_worker_t *w, intake_job_t *job)
 {
     intake_principal_t p;
-    if (!intake_worker_auth(w, job, &p) || !intake_authorize(job, &p, job->court, INTAKE_ACCESS_READ))
+    if (!intake_worker_auth(w, job, &p) ||
+        !intake_authorize(job, &p, job->court, INTAKE_ACCESS_READ))
         return false;
     char zone[40], tmpl[256];
     int c = intake_worker_court(w, job->court, false, zone, sizeof zone, tmpl, sizeof tmpl);
@@ -1069,7 +1096,8 @@ static bool s_read_begin(intake_worker_t *w, intake_job_t *job)
     if (!res) {
         intake_sql_rollback(conn);
         intake_job_problem(job, 503, "database_unavailable", NULL,
-                           "The database is unavailable; try again.", "数据库暂不可用，请稍后重试。");
+                           "The database is unavailable; try again.",
+                           "数据库暂不可用，请稍后重试。");
         return false;
     }
     PQclear(res);
@@ -1094,7 +1122,8 @@ void intake_item_get(intake_worker_t *w, intake_job_t *job)
     intake_sql_rollback(conn);
     if (!res) {
         intake_job_problem(job, 503, "database_unavailable", NULL,
-                           "The database is unavailable; try again.", "数据库暂不可用，请稍后重试。");
+                           "The database is unavailable; try again.",
+                           "数据库暂不可用，请稍后重试。");
         return;
     }
     if (PQntuples(res) == 0)
@@ -1123,7 +1152,8 @@ void intake_item_list(intake_worker_t *w, intake_job_t *job)
         return;
     }
     if (channel && !s_vocab_find(s_channels, channel)) {
-        intake_job_problem(job, 400, "invalid_query", "channel", "Unknown channel.", "未知的渠道。");
+        intake_job_problem(job, 400, "invalid_query", "channel", "Unknown channel.",
+                           "未知的渠道。");
         return;
     }
     if (source && !s_vocab_find(s_sources, source)) {
@@ -1131,7 +1161,8 @@ void intake_item_list(intake_worker_t *w, intake_job_t *job)
         return;
     }
     if ((from && domain_date_parse(from, &d) != 0) || (to && domain_date_parse(to, &d) != 0)) {
-        intake_job_problem(job, 400, "invalid_query", from && domain_date_parse(from, &d) ? "received_from" : "received_to",
+        intake_job_problem(job, 400, "invalid_query",
+                           from && domain_date_parse(from, &d) ? "received_from" : "received_to",
                            "Dates are YYYY-MM-DD.", "日期格式应为 YYYY-MM-DD。");
         return;
     }
@@ -1167,8 +1198,10 @@ void intake_item_list(intake_worker_t *w, intake_job_t *job)
         char *end;
         if (!us || us - cursor > 20 || !bus_uuid_valid(us + 1) ||
             (v = strtoll(cursor, &end, 10), end != us)) {
-            intake_job_problem(job, 400, "invalid_query", "cursor", "The cursor is not one this "
-                               "service gave.", "分页游标无效。");
+            intake_job_problem(job, 400, "invalid_query", "cursor",
+                               "The cursor is not one this "
+                               "service gave.",
+                               "分页游标无效。");
             return;
         }
         snprintf(cur_us, sizeof cur_us, "%lld", v);
@@ -1178,8 +1211,17 @@ void intake_item_list(intake_worker_t *w, intake_job_t *job)
         return;
     char limit_p[16];
     snprintf(limit_p, sizeof limit_p, "%ld", limit + 1);
-    const char *p[12] = {job->court, kind,  channel, source,           deputy,          from,
-                         to,         late,  year,    cur_us[0] ? cur_us : NULL, cur_id[0] ? cur_id : NULL,
+    const char *p[12] = {job->court,
+                         kind,
+                         channel,
+                         source,
+                         deputy,
+                         from,
+                         to,
+                         late,
+                         year,
+                         cur_us[0] ? cur_us : NULL,
+                         cur_id[0] ? cur_id : NULL,
                          limit_p};
     PGconn *conn = intake_worker_conn(w);
     PGresult *res = intake_sql(
@@ -1201,7 +1243,8 @@ void intake_item_list(intake_worker_t *w, intake_job_t *job)
     intake_sql_rollback(conn);
     if (!res) {
         intake_job_problem(job, 503, "database_unavailable", NULL,
-                           "The database is unavailable; try again.", "数据库暂不可用，请稍后重试。");
+                           "The database is unavailable; try again.",
+                           "数据库暂不可用，请稍后重试。");
         return;
     }
     json_t *items = json_array();

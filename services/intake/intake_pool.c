@@ -264,8 +264,8 @@ bool intake_worker_auth(intake_worker_t *w, intake_job_t *job, intake_principal_
         return false;
     }
     if (!job->token_hash[0]) {
-        intake_job_problem(job, 401, "unauthorized", "Authorization",
-                           "A bearer token is required.", "需要持有访问令牌。");
+        intake_job_problem(job, 401, "unauthorized", "Authorization", "A bearer token is required.",
+                           "需要持有访问令牌。");
         return false;
     }
     int64_t now = clock_mono_us();
@@ -277,13 +277,15 @@ bool intake_worker_auth(intake_worker_t *w, intake_job_t *job, intake_principal_
         }
     if (!hit) {
         const char *p[1] = {job->token_hash};
-        PGresult *res = intake_sql(w->conn,
-                                   "SELECT role, coalesce(court_id, ''), coalesce(department_code, '') "
-                                   "FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL",
-                                   1, p, NULL);
+        PGresult *res =
+            intake_sql(w->conn,
+                       "SELECT role, coalesce(court_id, ''), coalesce(department_code, '') "
+                       "FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL",
+                       1, p, NULL);
         if (!res) {
             intake_job_problem(job, 503, "database_unavailable", NULL,
-                               "The database is unavailable; try again.", "数据库暂不可用，请稍后重试。");
+                               "The database is unavailable; try again.",
+                               "数据库暂不可用，请稍后重试。");
             return false;
         }
         hit = &w->tokens[w->token_next++ % CACHE_SIZE];
@@ -293,7 +295,8 @@ bool intake_worker_auth(intake_worker_t *w, intake_job_t *job, intake_principal_
         hit->found = PQntuples(res) == 1 &&
                      intake_role_parse(PQgetvalue(res, 0, 0), &hit->principal.role) == 0;
         if (hit->found) {
-            snprintf(hit->principal.court, sizeof hit->principal.court, "%s", PQgetvalue(res, 0, 1));
+            snprintf(hit->principal.court, sizeof hit->principal.court, "%s",
+                     PQgetvalue(res, 0, 1));
             snprintf(hit->principal.department, sizeof hit->principal.department, "%s",
                      PQgetvalue(res, 0, 2));
             snprintf(hit->principal.token_hash, sizeof hit->principal.token_hash, "%s",
@@ -321,8 +324,8 @@ bool intake_authorize(intake_job_t *job, const intake_principal_t *p, const char
     } else if (court && strcmp(court, p->court) != 0) {
         /* A token of court A never reads or writes court B, and is not told
          * whether B exists. */
-        intake_job_problem(job, 403, "forbidden", "court",
-                           "This token may not act on this court.", "该令牌无权访问此法院的数据。");
+        intake_job_problem(job, 403, "forbidden", "court", "This token may not act on this court.",
+                           "该令牌无权访问此法院的数据。");
         return false;
     } else if (access == INTAKE_ACCESS_REGISTER) {
         ok = p->role == INTAKE_ROLE_LIAISON_OFFICE || p->role == INTAKE_ROLE_SYSTEM;
@@ -352,8 +355,8 @@ int intake_worker_court(intake_worker_t *w, const char *court, bool fresh, char 
             return -2;
         const char *p[1] = {court};
         PGresult *res = intake_sql(
-            w->conn, "SELECT time_zone, regnum_template FROM court WHERE court_id = $1 AND active", 1,
-            p, NULL);
+            w->conn, "SELECT time_zone, regnum_template FROM court WHERE court_id = $1 AND active",
+            1, p, NULL);
         intake_sql_rollback(w->conn);
         if (!res)
             return -2;
@@ -479,7 +482,8 @@ static void *s_worker_main(void *arg)
         w->next_connect_ms = 0; /* a request is waiting: try now */
         if (!s_worker_connect(w)) {
             intake_job_problem(job, 503, "database_unavailable", NULL,
-                               "The database is unavailable; try again.", "数据库暂不可用，请稍后重试。");
+                               "The database is unavailable; try again.",
+                               "数据库暂不可用，请稍后重试。");
         } else {
             job->run(w, job);
             if (PQstatus(w->conn) != CONNECTION_OK) {
@@ -520,9 +524,8 @@ static int s_on_done(loop_t *loop, int fd, short revents, void *arg)
     return 0;
 }
 
-intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers,
-                               size_t queue_max, liaison_clock_t *clock, intake_done_fn *done,
-                               void *arg)
+intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers, size_t queue_max,
+                               liaison_clock_t *clock, intake_done_fn *done, void *arg)
 {
     intake_pool_t *self = calloc(1, sizeof *self);
     if (!self)

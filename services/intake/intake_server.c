@@ -123,8 +123,8 @@ static char *s_dup(const char *s)
 }
 
 static const char *const s_query_names[] = {
-    "kind", "channel", "source", "deputy", "received_from", "received_to", "late", "limit",
-    "cursor", "year", "q", "status", NULL};
+    "kind",  "channel", "source", "deputy", "received_from", "received_to", "late",
+    "limit", "cursor",  "year",   "q",      "status",        NULL};
 
 static int s_submit(http_request_t *req, intake_t *self, intake_job_fn *fn)
 {
@@ -174,7 +174,8 @@ static int s_submit(http_request_t *req, intake_t *self, intake_job_fn *fn)
     }
     if (intake_pool_submit(self->pool, job) != 0) {
         intake_job_free(&job);
-        return http_respond_problem(req, 503, "overloaded", "Too many requests are waiting; try again.",
+        return http_respond_problem(req, 503, "overloaded",
+                                    "Too many requests are waiting; try again.",
                                     "请求过多，请稍后重试。", NULL);
     }
     s_waiting_add(self, job);
@@ -246,8 +247,9 @@ intake_t *intake_new(daemon_t *daemon)
     if (!conninfo)
         goto fail;
     metrics_t *m = daemon_metrics(daemon);
-    metrics_family_t *fam = metrics_add_counter(m, "liaison_intake_registrations_total",
-                                                "Items registered (Art. 13), by outcome", "outcome");
+    metrics_family_t *fam =
+        metrics_add_counter(m, "liaison_intake_registrations_total",
+                            "Items registered (Art. 13), by outcome", "outcome");
     if (fam) {
         self->registered = metrics_series(fam, "registered");
         self->refused = metrics_series(fam, "refused");
