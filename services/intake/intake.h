@@ -8,11 +8,12 @@
  * statements depend on earlier results (the serial taken from the counter
  * row goes into the number, the number into the event), so on the loop it
  * would hold the one connection for several round trips while every other
- * request queues behind it; and the counter row lock serialises
- * registrations of a court, so several transactions must be in flight at
- * once for courts to proceed in parallel and for Postgres to group their
- * commits. A pool of N connections gives exactly that with straight-line
- * code.
+ * request queues behind it. A pool of N connections runs the directory's
+ * and the readers' jobs side by side with straight-line code, while the
+ * registrations go in groups: the pool hands all those waiting to one
+ * worker, which registers them in one transaction and one WAL flush (group
+ * commit, see intake_item.c), since the counter row of a court would
+ * otherwise let only one registration of the court commit per flush.
  *
  * The loop and the workers share no mutable state: a job is handed over
  * whole (the loop fills its inputs and never touches them again; the worker
@@ -76,10 +77,16 @@ typedef struct intake_job_t intake_job_t;
 typedef struct intake_t intake_t;
 
 typedef void(intake_job_fn)(intake_worker_t *w, intake_job_t *job);
+/* Runs several jobs together (group commit of registrations, see
+ * intake_item.c); answers each of them. */
+typedef void(intake_batch_fn)(intake_worker_t *w, intake_job_t **jobs, size_t n);
 
 struct intake_job_t {
     /* inputs: written by the loop before submit, read-only afterwards */
     intake_job_fn *run;
+    /* Non-NULL: the job may run in a batch with the other queued jobs of
+     * the same batch function (intake_pool.c). run still runs it alone. */
+    intake_batch_fn *batch;
     char *court;        /* {court} of the path, or NULL */
     char *id;           /* {id} / {kind} / {deputy} of the path, or NULL */
     char *idem_key;     /* Idempotency-Key, or NULL */
@@ -159,12 +166,28 @@ PGresult *intake_sql(PGconn *conn, const char *sql, int n, const char *const *pa
 int intake_sql_begin(PGconn *conn, const char *court);
 int intake_sql_commit(PGconn *conn, char sqlstate[6]);
 void intake_sql_rollback(PGconn *conn);
+/* One statement of a pipeline. */
+typedef struct {
+    const char *sql;
+    int n;
+    const char *const *params;
+} intake_stmt_t;
+/* Send n statements at once and read their results (libpq pipeline mode):
+ * one round trip for all. res[i] is the result of statement i (the
+ * caller's to PQclear), NULL when it failed or was skipped after a failure
+ * (the server skips the rest of a pipeline after an error). 0 when every
+ * statement succeeded; -1 otherwise, with the first failure's SQLSTATE.
+ * Results are small here (a few rows), so the blocking connection cannot
+ * wedge with both sides sending. */
+int intake_sql_pipeline(PGconn *conn, size_t n, const intake_stmt_t *stmts, PGresult **res,
+                        char sqlstate[6]);
 /* Hex SHA-256 of data into out[65]. */
 void intake_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* ---- the handlers (jobs) ---------------------------------------------------- */
 
 void intake_item_register(intake_worker_t *w, intake_job_t *job);
+void intake_item_register_batch(intake_worker_t *w, intake_job_t **jobs, size_t n);
 void intake_item_get(intake_worker_t *w, intake_job_t *job);
 void intake_item_list(intake_worker_t *w, intake_job_t *job);
 

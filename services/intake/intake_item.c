@@ -199,27 +199,37 @@ bool intake_content_type_is(const char *content_type, const char *want)
 
 /* ---- publishing ---------------------------------------------------------------- */
 
+/* The envelope of an event of intake's stream; event_id[37] receives its
+ * new id (env points into it and into the arguments). */
+static void s_envelope(Liaison__V1__Envelope *env, char event_id[37], const char *type,
+                       const char *court, const char *item_id, const char *correlation,
+                       const void *payload, size_t len)
+{
+    bus_uuid4(event_id);
+    liaison__v1__envelope__init(env);
+    env->envelope_version = BUS_ENVELOPE_VERSION;
+    env->event_id = event_id;
+    env->type = (char *)type;
+    env->stream = INTAKE_STREAM;
+    env->court_id = (char *)(court ? court : "");
+    env->item_id = (char *)(item_id ? item_id : "");
+    env->occurred_at_us = 0;
+    env->correlation_id =
+        (char *)(correlation && bus_uuid_valid(correlation) ? correlation : event_id);
+    env->causation_id = "";
+    env->producer = INTAKE_PRODUCER;
+    env->producer_version = INTAKE_VERSION;
+    env->schema_version = 1;
+    env->payload.data = (uint8_t *)payload;
+    env->payload.len = len;
+}
+
 int intake_publish(PGconn *conn, const char *type, const char *court, const char *item_id,
                    const char *correlation, const void *payload, size_t len)
 {
     char event_id[37];
-    bus_uuid4(event_id);
-    Liaison__V1__Envelope env = LIAISON__V1__ENVELOPE__INIT;
-    env.envelope_version = BUS_ENVELOPE_VERSION;
-    env.event_id = event_id;
-    env.type = (char *)type;
-    env.stream = INTAKE_STREAM;
-    env.court_id = (char *)(court ? court : "");
-    env.item_id = (char *)(item_id ? item_id : "");
-    env.occurred_at_us = 0;
-    env.correlation_id =
-        (char *)(correlation && bus_uuid_valid(correlation) ? correlation : event_id);
-    env.causation_id = "";
-    env.producer = INTAKE_PRODUCER;
-    env.producer_version = INTAKE_VERSION;
-    env.schema_version = 1;
-    env.payload.data = (uint8_t *)payload;
-    env.payload.len = len;
+    Liaison__V1__Envelope env;
+    s_envelope(&env, event_id, type, court, item_id, correlation, payload, len);
     char *error = NULL;
     if (bus_publish(conn, &env, &error) != 0) {
         log_error("intake: publish failed", "type=%s error=\"%s\"", type, error ? error : "?");
@@ -227,6 +237,40 @@ int intake_publish(PGconn *conn, const char *type, const char *court, const char
         return -1;
     }
     return 0;
+}
+
+/* The outbox row of an event for item_store_batch(): the envelope exactly
+ * as bus_publish() would insert it (bus_envelope_pack), in hex. NULL on
+ * failure (logged). */
+static json_t *s_outbox_row(const char *type, const char *court, const char *item_id,
+                            const void *payload, size_t len)
+{
+    char event_id[37];
+    Liaison__V1__Envelope env;
+    s_envelope(&env, event_id, type, court, item_id, NULL, payload, len);
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    char *error = NULL;
+    if (bus_envelope_pack(&env, &buf, &n, &error) != 0) {
+        log_error("intake: publish failed", "type=%s error=\"%s\"", type, error ? error : "?");
+        free(error);
+        return NULL;
+    }
+    char *hex = malloc(2 * n + 1);
+    json_t *row = NULL;
+    if (hex) {
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; i++) {
+            hex[2 * i] = digits[buf[i] >> 4];
+            hex[2 * i + 1] = digits[buf[i] & 15];
+        }
+        hex[2 * n] = '\0';
+        row = json_pack("{s:s, s:s, s:s, s:s}", "stream", env.stream, "event_id", event_id, "type",
+                        type, "envelope", hex);
+    }
+    free(hex);
+    free(buf);
+    return row;
 }
 
 /* ---- validation of the request --------------------------------------------------- */
@@ -737,273 +781,93 @@ done:
     return rc;
 }
 
-/* The outcome of one attempt of the registration transaction. */
-typedef enum { TRY_DONE, TRY_RETRY, TRY_COURT_CHANGED } try_t;
+/* ---- registration: one, or a batch in one transaction ------------------------------------
+ *
+ * Group commit. Every registration takes its court's counter row
+ * (regnum_counter) and holds its lock to COMMIT, whose WAL flush must end
+ * before the answer (synchronous_commit stays on: an acknowledged
+ * registration is durable). With one registration per transaction a court
+ * registers one item per flush plus a few round trips, while independent
+ * inserts elsewhere share their flushes. So the pool hands every
+ * registration waiting in its queue to one worker at once
+ * (intake_item_register_batch), which registers them in ONE transaction:
+ *
+ *   1. the checks that need no transaction (token, body, fields, court,
+ *      dates), each answering its own request when it refuses;
+ *   2. per court: item_reserve_batch() checks each registration (key,
+ *      deputies, department) and updates the counter ONCE for all that
+ *      passed; here each gets its number, its answer and its event
+ *      (bus_publish into the outbox); item_store_batch() stores the items;
+ *   3. one COMMIT, one flush, and only then the answers.
+ *
+ * Why this design (group commit with set-wise statements) rather than only
+ * a server-side function per registration: a function would cut the round
+ * trips, but each registration would still hold the court's counter
+ * through its own flush, one item per flush; batching makes the flush and
+ * the counter update per batch, and the batch grows with the load. And why
+ * not a savepoint per registration: a refusal inside the transaction
+ * writes nothing (item_claim() releases the key it claimed), so there is
+ * nothing to roll back; everything else that can go wrong inside is rare
+ * and handled by re-running the batch's registrations one by one.
+ *
+ * What keeps the guarantees:
+ *   - gapless numbers: the serials of a batch are taken in its one
+ *     transaction, only for registrations that passed every check; any
+ *     error after that (database, an exhausted counter) rolls the whole
+ *     batch back, and its registrations then run one by one, each exactly
+ *     as it would have run alone;
+ *   - two requests with the same court and Idempotency-Key never share a
+ *     batch (the pool keeps the second for the next one): a retry still
+ *     finds its first request committed and replays its answer;
+ *   - one batch at a time (the pool), courts in one order: batches never
+ *     wait on each other's counter rows.
+ */
 
-static try_t s_register_tx(intake_worker_t *w, intake_job_t *job, const intake_principal_t *p,
-                           const reg_t *r, const char *hash, const char *zone_name,
-                           const char *tmpl, int64_t now_us)
-{
-    PGconn *conn = intake_worker_conn(w);
-    char sqlstate[6];
+/* A registration between its checks and its answer. */
+typedef struct {
+    intake_job_t *job;
+    size_t order; /* arrival order within its batch */
+    json_t *root; /* the request; r borrows from it */
+    reg_t r;
+    intake_principal_t p;
+    char hash[65]; /* of the canonical request, kept with the Idempotency-Key */
+    char zone_name[40], tmpl[256];
     domain_zone_t zone;
     domain_date_t received_date, registered_date;
-    if (domain_zone_find(zone_name, &zone) != 0 ||
-        domain_zone_local_date(&zone, r->received_us / 1000000 - (r->received_us % 1000000 < 0),
-                               &received_date) != 0 ||
-        domain_zone_local_date(&zone, now_us / 1000000, &registered_date) != 0) {
-        intake_job_problemf(job, 500, "court_misconfigured", "court", "法院时区配置无效。",
-                            "The court's time zone %s is not usable.", zone_name);
-        return TRY_DONE;
-    }
-    /* Art. 13: registered the day it is received; later is allowed, but
-     * recorded as late, with its reason. */
-    bool late = domain_date_compare(registered_date, received_date) > 0;
-    if (late && !r->late_reason) {
-        char rd[DOMAIN_DATE_STRLEN], gd[DOMAIN_DATE_STRLEN];
-        intake_job_problemf(job, 422, "late_reason_required", "late_reason",
-                            "未在收到当日登记，须说明逾期登记的原因（第十三条）。",
-                            "Received on %s and registered on %s: a late registration needs "
-                            "late_reason (Art. 13).",
-                            domain_date_format(received_date, rd),
-                            domain_date_format(registered_date, gd));
-        return TRY_DONE;
-    }
+    bool late;
+    int64_t now_us; /* the instant of registration */
+    int outcome;    /* reg_outcome_t */
+    /* REG_STORED: what to answer once committed */
+    json_t *answer;
+    char location[160];
+} pending_t;
 
-    if (intake_sql_begin(conn, job->court) != 0)
-        goto db_error;
-    char year_s[8], rdate_s[DOMAIN_DATE_STRLEN];
-    snprintf(year_s, sizeof year_s, "%d", registered_date.year);
-    domain_date_format(received_date, rdate_s);
-    /* the deputies as a Postgres array literal, elements quoted */
-    char *arr = NULL;
-    size_t arr_len = 0;
-    FILE *f = open_memstream(&arr, &arr_len);
-    fputc('{', f);
-    for (size_t i = 0; i < r->n_deputies; i++) {
-        fputs(i ? ",\"" : "\"", f);
-        for (const char *c = r->deputies[i]; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                fputc('\\', f);
-            fputc(*c, f);
-        }
-        fputc('"', f);
-    }
-    fputc('}', f);
-    fclose(f);
-    const char *rp[9] = {job->court, job->idem_key, hash,      arr, year_s,
-                         rdate_s,    r->department, zone_name, tmpl};
-    PGresult *res =
-        intake_sql(conn,
-                   "SELECT status, serial, detail FROM item_reserve($1, $2, $3, $4::text[], "
-                   "$5::int, $6::date, $7, $8, $9)",
-                   9, rp, sqlstate);
-    free(arr);
-    if (!res)
-        goto db_error;
-    const char *status = PQgetvalue(res, 0, 0);
-    if (strcmp(status, "ok") != 0) {
-        json_t *detail = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
-        intake_sql_rollback(conn);
-        try_t t = TRY_DONE;
-        if (strcmp(status, "replay") == 0) {
-            json_t *resp = json_object_get(detail, "response");
-            intake_job_answer(job, (unsigned)json_integer_value(json_object_get(detail, "status")),
-                              json_incref(resp));
-            job->replayed = true;
-        } else if (strcmp(status, "key_conflict") == 0) {
-            intake_job_problem(job, 409, "idempotency_key_reused", "Idempotency-Key",
-                               "This Idempotency-Key was used with another request body.",
-                               "该幂等键已用于另一不同的请求。");
-        } else if (strcmp(status, "unknown_court") == 0) {
-            intake_job_problem(job, 404, "unknown_court", "court", "No such court.",
-                               "法院不存在。");
-        } else if (strcmp(status, "court_changed") == 0) {
-            t = TRY_COURT_CHANGED;
-        } else if (strcmp(status, "unknown_deputy") == 0 ||
-                   strcmp(status, "deputy_term_ended") == 0) {
-            long long i = json_integer_value(json_object_get(detail, "index"));
-            char field[64];
-            snprintf(field, sizeof field, "deputies[%lld].deputy", i);
-            if (status[0] == 'u')
-                intake_job_problemf(job, 422, "unknown_deputy", field, "该代表不在本院代表名册中。",
-                                    "The deputy %s is not on this court's roster.",
-                                    i >= 0 && (size_t)i < r->n_deputies ? r->deputies[i] : "?");
-            else
-                intake_job_problemf(job, 422, "deputy_term_ended", field,
-                                    "该代表的任期已终止（任期结束于收到日之前）。",
-                                    "The term of deputy %s has ended.",
-                                    i >= 0 && (size_t)i < r->n_deputies ? r->deputies[i] : "?");
-        } else if (strcmp(status, "unknown_department") == 0) {
-            intake_job_problem(job, 422, "unknown_department", "receiving_department",
-                               "No such active department in this court.", "本院无此部门。");
-        } else {
-            intake_job_problem(job, 500, "internal_error", NULL, "Unexpected reservation status.",
-                               "服务器内部错误。");
-        }
-        json_decref(detail);
-        PQclear(res);
-        return t;
-    }
-    long long serial = atoll(PQgetvalue(res, 0, 1));
-    json_t *snap = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
-    PQclear(res);
-    if (!snap || serial <= 0 || serial > DOMAIN_REGNUM_MAX_SEQ) {
-        intake_sql_rollback(conn);
-        json_decref(snap);
-        intake_job_problem(job, 500, "internal_error", NULL,
-                           "The registration counter is exhausted.", "登记编号已用尽。");
-        return TRY_DONE;
-    }
-    for (size_t i = 0; i < json_array_size(snap) && i < r->n_deputies; i++)
-        json_object_set_new(json_array_get(snap, i), "lead", json_boolean(r->lead[i]));
+typedef enum {
+    REG_ABORT,         /* roll back: answered (500), or a database error */
+    REG_STORED,        /* item, deputies, key and event written; the answer in pd->answer */
+    REG_REFUSED,       /* answered (a refusal or a replay); nothing written */
+    REG_COURT_CHANGED, /* the court's zone or template changed; nothing written */
+} reg_outcome_t;
 
-    char number[DOMAIN_REGNUM_MAX];
-    if (domain_regnum_render(tmpl, registered_date.year, (uint32_t)serial, number, sizeof number) !=
-        0) {
-        intake_sql_rollback(conn);
-        json_decref(snap);
-        intake_job_problem(job, 500, "court_misconfigured", "court",
-                           "The court's registration number template is not usable.",
-                           "法院登记编号格式无效。");
-        return TRY_DONE;
-    }
-
-    char item_id[37], received_s[48], registered_s[48], gdate_s[DOMAIN_DATE_STRLEN];
-    bus_uuid4(item_id);
-    intake_format_instant(r->received_us, zone.utc_offset_s, received_s, sizeof received_s);
-    intake_format_instant(now_us, zone.utc_offset_s, registered_s, sizeof registered_s);
-    domain_date_format(registered_date, gdate_s);
-
-    json_t *answer =
-        json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:b}", "item_id", item_id, "court",
-                  job->court, "registration_number", number, "registration_year",
-                  registered_date.year, "registration_serial", (json_int_t)serial, "received_at",
-                  received_s, "received_date", rdate_s, "registered_at", registered_s,
-                  "registered_date", gdate_s, "registered_late", late);
-    if (late)
-        json_object_set_new(answer, "late_reason", json_string(r->late_reason));
-    char *answer_s = json_dumps(answer, JSON_COMPACT);
-    char *snap_s = json_dumps(snap, JSON_COMPACT);
-    char *session_s = r->has_session ? json_dumps(r->session, JSON_COMPACT) : NULL;
-    char *att_s = r->attachments ? json_dumps(r->attachments, JSON_COMPACT) : strdup("[]");
-    json_t *by = json_pack("{s:s, s:s}", "role", intake_role_name(p->role), "token", p->token_hash);
-    if (p->department[0])
-        json_object_set_new(by, "department", json_string(p->department));
-    char *by_s = json_dumps(by, JSON_COMPACT);
-    json_decref(by);
-    char serial_s[24], recv_us_s[24], reg_us_s[24];
-    snprintf(serial_s, sizeof serial_s, "%lld", serial);
-    snprintf(recv_us_s, sizeof recv_us_s, "%lld", (long long)r->received_us);
-    snprintf(reg_us_s, sizeof reg_us_s, "%lld", (long long)now_us);
-    const char *ip[25] = {item_id,
-                          job->court,
-                          number,
-                          year_s,
-                          serial_s,
-                          r->kind->name,
-                          r->kind->domain,
-                          r->channel->name,
-                          r->source->name,
-                          r->source_detail ? r->source_detail : "",
-                          r->source_reference ? r->source_reference : "",
-                          r->court_role,
-                          session_s,
-                          r->title,
-                          r->content,
-                          att_s,
-                          r->department,
-                          recv_us_s,
-                          rdate_s,
-                          reg_us_s,
-                          gdate_s,
-                          late ? "true" : "false",
-                          late ? r->late_reason : NULL,
-                          by_s,
-                          job->idem_key};
-    const char *ip2[2] = {snap_s, answer_s};
-    const char *all[27];
-    memcpy(all, ip, sizeof ip);
-    memcpy(all + 25, ip2, sizeof ip2);
-    res = intake_sql(
-        conn,
-        "WITH i AS (INSERT INTO item (item_id, court_id, registration_number, registration_year, "
-        "  registration_serial, kind, domain_kind, channel, source, source_detail, "
-        "source_reference, "
-        "  court_role, session, title, content, attachments, receiving_department_code, "
-        "received_at, "
-        "  received_date, registered_at, registered_date, registered_late, late_reason, "
-        "  registered_by, idempotency_key) "
-        " VALUES ($1::uuid, $2, $3, $4::int, $5::bigint, $6, $7, $8, $9, $10, $11, $12, "
-        "$13::jsonb, "
-        "  $14, $15, $16::jsonb, $17, 'epoch'::timestamptz + $18::bigint * interval '1 "
-        "microsecond', "
-        "  $19::date, 'epoch'::timestamptz + $20::bigint * interval '1 microsecond', $21::date, "
-        "  $22::boolean, $23, $24::jsonb, $25) RETURNING item_id), "
-        "d AS (INSERT INTO item_deputy (item_id, court_id, position, deputy_id, lead, name) "
-        " SELECT $1::uuid, $2, (t.ord - 1)::int, (t.x->>'id')::uuid, (t.x->>'lead')::boolean, "
-        "  t.x->>'name' FROM jsonb_array_elements($26::jsonb) WITH ORDINALITY AS t(x, ord)), "
-        "k AS (UPDATE idempotency SET status = 201, response = $27::jsonb "
-        " WHERE court_id = $2 AND idem_key = $25) "
-        "SELECT item_id FROM i",
-        27, all, sqlstate);
-    free(session_s);
-    free(att_s);
-    free(by_s);
-    free(snap_s);
-    free(answer_s);
-    if (!res) {
-        json_decref(snap);
-        json_decref(answer);
-        goto db_error;
-    }
-    PQclear(res);
-
-    uint8_t *payload = NULL;
-    size_t plen = 0;
-    int rc = s_pack_event(r, p, item_id, number, registered_date.year, serial, snap, now_us,
-                          received_date, registered_date, late, &payload, &plen);
-    json_decref(snap);
-    if (rc == 0)
-        rc = intake_publish(conn, "liaison.v1.ItemRegistered", job->court, item_id, NULL, payload,
-                            plen);
-    free(payload);
-    if (rc != 0 || intake_sql_commit(conn, sqlstate) != 0) {
-        json_decref(answer);
-        goto db_error;
-    }
-    job->published = true;
-    char loc[160];
-    snprintf(loc, sizeof loc, "/v1/courts/%s/items/%s", job->court, item_id);
-    job->location = strdup(loc);
-    intake_job_answer(job, 201, answer);
-    return TRY_DONE;
-
-db_error:
-    intake_sql_rollback(conn);
-    if (sqlstate[0] && strncmp(sqlstate, "40", 2) == 0)
-        return TRY_RETRY; /* serialization failure or deadlock: run it again */
-    intake_job_problem(job, 503, "database_unavailable", NULL,
-                       "The registration could not be stored; nothing was registered. Try again.",
-                       "登记未能保存，未产生任何记录，请重试。");
-    return TRY_DONE;
-}
-
-void intake_item_register(intake_worker_t *w, intake_job_t *job)
+/* The checks of a request that need no transaction, in the order of the
+ * file comment. false when answered. pd->root is the caller's to release
+ * either way. */
+static bool s_checks(intake_worker_t *w, intake_job_t *job, int64_t now_us, pending_t *pd)
 {
-    intake_principal_t p;
-    if (!intake_worker_auth(w, job, &p) ||
-        !intake_authorize(job, &p, job->court, INTAKE_ACCESS_REGISTER))
-        return;
+    memset(pd, 0, sizeof *pd);
+    pd->job = job;
+    if (!intake_worker_auth(w, job, &pd->p) ||
+        !intake_authorize(job, &pd->p, job->court, INTAKE_ACCESS_REGISTER))
+        return false;
     if (!intake_content_type_is(job->content_type, "application/json")) {
         intake_job_problem(job, 415, "unsupported_media_type", "Content-Type",
                            "The body must be application/json.", "请求正文须为 application/json。");
-        return;
+        return false;
     }
     if (!job->body || !domain_utf8_valid(job->body, job->body_len)) {
         intake_job_problem(job, 400, "invalid_utf8", "body", "The body is not valid UTF-8.",
                            "请求正文不是有效的 UTF-8 文本。");
-        return;
+        return false;
     }
     json_error_t err;
     json_t *root = json_loadb(job->body, job->body_len, JSON_REJECT_DUPLICATES, &err);
@@ -1016,46 +880,497 @@ void intake_item_register(intake_worker_t *w, intake_job_t *job)
                                 "The body is not valid JSON: %s at line %d, column %d.", err.text,
                                 err.line, err.column);
         json_decref(root);
-        return;
+        return false;
     }
-    int64_t now_us = clock_now_us(intake_worker_clock(w));
-    reg_t r;
-    if (!s_validate(job, root, now_us, &r)) {
-        json_decref(root);
-        return;
-    }
+    pd->root = root;
+    if (!s_validate(job, root, now_us, &pd->r))
+        return false;
     char *canon = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-    char hash[65];
-    intake_sha256_hex(canon ? canon : "", canon ? strlen(canon) : 0, hash);
+    intake_sha256_hex(canon ? canon : "", canon ? strlen(canon) : 0, pd->hash);
     free(canon);
+    return true;
+}
 
-    bool fresh = false;
-    for (int attempt = 0; attempt < RETRIES + 1; attempt++) {
-        char zone[40], tmpl[256];
-        int c = intake_worker_court(w, job->court, fresh, zone, sizeof zone, tmpl, sizeof tmpl);
-        if (c == -1) {
-            intake_job_problem(job, 404, "unknown_court", "court", "No such court.",
-                               "法院不存在。");
-            break;
-        }
-        if (c != 0) {
-            intake_job_problem(job, 503, "database_unavailable", NULL,
-                               "The database is unavailable; try again.",
-                               "数据库暂不可用，请稍后重试。");
-            break;
-        }
-        now_us = clock_now_us(intake_worker_clock(w));
-        try_t t = s_register_tx(w, job, &p, &r, hash, zone, tmpl, now_us);
-        if (t == TRY_DONE)
-            break;
-        fresh = t == TRY_COURT_CHANGED;
-        if (attempt == RETRIES)
-            intake_job_problem(
-                job, 503, "conflict_retry", NULL,
-                "The registration kept conflicting; nothing was registered. Try again.",
-                "登记冲突，未产生任何记录，请重试。");
+/* The court (zone, template) and the dates of Art. 13 at now_us. false
+ * when answered. fresh: read the court from the database, not the cache. */
+static bool s_court(intake_worker_t *w, pending_t *pd, bool fresh, int64_t now_us)
+{
+    intake_job_t *job = pd->job;
+    int c = intake_worker_court(w, job->court, fresh, pd->zone_name, sizeof pd->zone_name, pd->tmpl,
+                                sizeof pd->tmpl);
+    if (c == -1) {
+        intake_job_problem(job, 404, "unknown_court", "court", "No such court.", "法院不存在。");
+        return false;
     }
-    json_decref(root);
+    if (c != 0) {
+        intake_job_problem(job, 503, "database_unavailable", NULL,
+                           "The database is unavailable; try again.",
+                           "数据库暂不可用，请稍后重试。");
+        return false;
+    }
+    const reg_t *r = &pd->r;
+    pd->now_us = now_us;
+    if (domain_zone_find(pd->zone_name, &pd->zone) != 0 ||
+        domain_zone_local_date(&pd->zone, r->received_us / 1000000 - (r->received_us % 1000000 < 0),
+                               &pd->received_date) != 0 ||
+        domain_zone_local_date(&pd->zone, now_us / 1000000, &pd->registered_date) != 0) {
+        intake_job_problemf(job, 500, "court_misconfigured", "court", "法院时区配置无效。",
+                            "The court's time zone %s is not usable.", pd->zone_name);
+        return false;
+    }
+    /* Art. 13: registered the day it is received; later is allowed, but
+     * recorded as late, with its reason. */
+    pd->late = domain_date_compare(pd->registered_date, pd->received_date) > 0;
+    if (pd->late && !r->late_reason) {
+        char rd[DOMAIN_DATE_STRLEN], gd[DOMAIN_DATE_STRLEN];
+        intake_job_problemf(job, 422, "late_reason_required", "late_reason",
+                            "未在收到当日登记，须说明逾期登记的原因（第十三条）。",
+                            "Received on %s and registered on %s: a late registration needs "
+                            "late_reason (Art. 13).",
+                            domain_date_format(pd->received_date, rd),
+                            domain_date_format(pd->registered_date, gd));
+        return false;
+    }
+    return true;
+}
+
+/* A registration item_reserve_batch() did not pass: answer it. */
+static reg_outcome_t s_refusal(pending_t *pd, const char *status, const char *detail_text)
+{
+    intake_job_t *job = pd->job;
+    const reg_t *r = &pd->r;
+    json_t *detail = json_loads(detail_text, 0, NULL);
+    reg_outcome_t t = REG_REFUSED;
+    if (strcmp(status, "replay") == 0) {
+        json_t *resp = json_object_get(detail, "response");
+        intake_job_answer(job, (unsigned)json_integer_value(json_object_get(detail, "status")),
+                          json_incref(resp));
+        job->replayed = true;
+    } else if (strcmp(status, "key_conflict") == 0) {
+        intake_job_problem(job, 409, "idempotency_key_reused", "Idempotency-Key",
+                           "This Idempotency-Key was used with another request body.",
+                           "该幂等键已用于另一不同的请求。");
+    } else if (strcmp(status, "unknown_court") == 0) {
+        intake_job_problem(job, 404, "unknown_court", "court", "No such court.", "法院不存在。");
+    } else if (strcmp(status, "court_changed") == 0) {
+        t = REG_COURT_CHANGED;
+    } else if (strcmp(status, "unknown_deputy") == 0 || strcmp(status, "deputy_term_ended") == 0) {
+        long long i = json_integer_value(json_object_get(detail, "index"));
+        char field[64];
+        snprintf(field, sizeof field, "deputies[%lld].deputy", i);
+        if (status[0] == 'u')
+            intake_job_problemf(job, 422, "unknown_deputy", field, "该代表不在本院代表名册中。",
+                                "The deputy %s is not on this court's roster.",
+                                i >= 0 && (size_t)i < r->n_deputies ? r->deputies[i] : "?");
+        else
+            intake_job_problemf(job, 422, "deputy_term_ended", field,
+                                "该代表的任期已终止（任期结束于收到日之前）。",
+                                "The term of deputy %s has ended.",
+                                i >= 0 && (size_t)i < r->n_deputies ? r->deputies[i] : "?");
+    } else if (strcmp(status, "unknown_department") == 0) {
+        intake_job_problem(job, 422, "unknown_department", "receiving_department",
+                           "No such active department in this court.", "本院无此部门。");
+    } else {
+        intake_job_problem(job, 500, "internal_error", NULL, "Unexpected reservation status.",
+                           "服务器内部错误。");
+        t = REG_ABORT;
+    }
+    json_decref(detail);
+    return t;
+}
+
+/* A registration that passed, with its serial and its deputies as they
+ * are on the roster (snap, consumed): its number, its answer, and its rows
+ * for item_store_batch(): the item appended to items, its event to events.
+ * false when the transaction must roll back (answered 500, or out of
+ * memory). */
+static bool s_register_item(pending_t *pd, long long serial, json_t *snap, json_t *items,
+                            json_t *events)
+{
+    intake_job_t *job = pd->job;
+    const reg_t *r = &pd->r;
+    if (!snap || serial <= 0 || serial > DOMAIN_REGNUM_MAX_SEQ) {
+        json_decref(snap);
+        intake_job_problem(job, 500, "internal_error", NULL,
+                           "The registration counter is exhausted.", "登记编号已用尽。");
+        return false;
+    }
+    for (size_t i = 0; i < json_array_size(snap) && i < r->n_deputies; i++)
+        json_object_set_new(json_array_get(snap, i), "lead", json_boolean(r->lead[i]));
+
+    char number[DOMAIN_REGNUM_MAX];
+    if (domain_regnum_render(pd->tmpl, pd->registered_date.year, (uint32_t)serial, number,
+                             sizeof number) != 0) {
+        json_decref(snap);
+        intake_job_problem(job, 500, "court_misconfigured", "court",
+                           "The court's registration number template is not usable.",
+                           "法院登记编号格式无效。");
+        return false;
+    }
+
+    char item_id[37], received_s[48], registered_s[48];
+    char rdate_s[DOMAIN_DATE_STRLEN], gdate_s[DOMAIN_DATE_STRLEN];
+    bus_uuid4(item_id);
+    intake_format_instant(r->received_us, pd->zone.utc_offset_s, received_s, sizeof received_s);
+    intake_format_instant(pd->now_us, pd->zone.utc_offset_s, registered_s, sizeof registered_s);
+    domain_date_format(pd->received_date, rdate_s);
+    domain_date_format(pd->registered_date, gdate_s);
+
+    json_t *answer =
+        json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:b}", "item_id", item_id, "court",
+                  job->court, "registration_number", number, "registration_year",
+                  pd->registered_date.year, "registration_serial", (json_int_t)serial,
+                  "received_at", received_s, "received_date", rdate_s, "registered_at",
+                  registered_s, "registered_date", gdate_s, "registered_late", pd->late);
+    if (answer && pd->late)
+        json_object_set_new(answer, "late_reason", json_string(r->late_reason));
+    json_t *by =
+        json_pack("{s:s, s:s}", "role", intake_role_name(pd->p.role), "token", pd->p.token_hash);
+    if (by && pd->p.department[0])
+        json_object_set_new(by, "department", json_string(pd->p.department));
+
+    /* the row for item_store_batch() */
+    json_t *row = json_object();
+    json_object_set_new(row, "item_id", json_string(item_id));
+    json_object_set_new(row, "registration_number", json_string(number));
+    json_object_set_new(row, "registration_year", json_integer(pd->registered_date.year));
+    json_object_set_new(row, "registration_serial", json_integer(serial));
+    json_object_set_new(row, "kind", json_string(r->kind->name));
+    json_object_set_new(row, "domain_kind", json_string(r->kind->domain));
+    json_object_set_new(row, "channel", json_string(r->channel->name));
+    json_object_set_new(row, "source", json_string(r->source->name));
+    json_object_set_new(row, "source_detail",
+                        json_string(r->source_detail ? r->source_detail : ""));
+    json_object_set_new(row, "source_reference",
+                        json_string(r->source_reference ? r->source_reference : ""));
+    json_object_set_new(row, "court_role", json_string(r->court_role));
+    if (r->has_session)
+        json_object_set(row, "session", r->session);
+    json_object_set_new(row, "title", json_string(r->title));
+    json_object_set_new(row, "content", json_string(r->content));
+    json_object_set_new(row, "attachments",
+                        r->attachments ? json_incref(r->attachments) : json_array());
+    if (r->department)
+        json_object_set_new(row, "receiving_department", json_string(r->department));
+    json_object_set_new(row, "received_us", json_integer(r->received_us));
+    json_object_set_new(row, "received_date", json_string(rdate_s));
+    json_object_set_new(row, "registered_us", json_integer(pd->now_us));
+    json_object_set_new(row, "registered_date", json_string(gdate_s));
+    json_object_set_new(row, "registered_late", json_boolean(pd->late));
+    if (pd->late)
+        json_object_set_new(row, "late_reason", json_string(r->late_reason));
+    json_object_set_new(row, "registered_by", by);
+    if (job->idem_key)
+        json_object_set_new(row, "idempotency_key", json_string(job->idem_key));
+    json_object_set(row, "response", answer);
+    json_object_set(row, "deputies", snap);
+    bool ok = answer && by;
+    if (ok)
+        ok = json_array_append_new(items, row) == 0;
+    else
+        json_decref(row);
+
+    /* its one ItemRegistered event, into the outbox with the item */
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    if (ok)
+        ok = s_pack_event(r, &pd->p, item_id, number, pd->registered_date.year, serial, snap,
+                          pd->now_us, pd->received_date, pd->registered_date, pd->late, &payload,
+                          &plen) == 0 &&
+             json_array_append_new(events, s_outbox_row("liaison.v1.ItemRegistered", job->court,
+                                                        item_id, payload, plen)) == 0;
+    free(payload);
+    json_decref(snap);
+    if (!ok) {
+        json_decref(answer);
+        return false;
+    }
+    pd->answer = answer;
+    snprintf(pd->location, sizeof pd->location, "/v1/courts/%s/items/%s", job->court, item_id);
+    pd->outcome = REG_STORED;
+    return true;
+}
+
+/* The requests of a court's group for item_reserve_batch(), as JSON (the
+ * caller frees), or NULL when out of memory. */
+static char *s_reserve_requests(const pending_t *pds, size_t m)
+{
+    json_t *reqs = json_array();
+    for (size_t i = 0; i < m; i++) {
+        const reg_t *r = &pds[i].r;
+        char rdate[DOMAIN_DATE_STRLEN];
+        json_t *deps = json_array();
+        for (size_t j = 0; j < r->n_deputies; j++)
+            json_array_append_new(deps, json_string(r->deputies[j]));
+        json_array_append_new(reqs,
+                              json_pack("{s:s?, s:s, s:o, s:s, s:s?}", "key", pds[i].job->idem_key,
+                                        "hash", pds[i].hash, "deputies", deps, "received",
+                                        domain_date_format(pds[i].received_date, rdate),
+                                        "department", r->department));
+    }
+    char *text = json_dumps(reqs, JSON_COMPACT);
+    json_decref(reqs);
+    return text;
+}
+
+/* The answer of item_reserve_batch() for a court's group (pds[0..m)):
+ * each refusal answered, each registration that passed numbered, with its
+ * rows for item_store_batch(). false when the transaction must roll back. */
+static bool s_reserved(pending_t *pds, size_t m, PGresult *res, json_t *items, json_t *events)
+{
+    if (PQntuples(res) != (int)m) {
+        log_error("intake: item_reserve_batch answered the wrong number of rows",
+                  "rows=%d want=%zu", PQntuples(res), m);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; ok && i < m; i++) {
+        const char *status = PQgetvalue(res, (int)i, 0);
+        if (strcmp(status, "ok") != 0) {
+            pds[i].outcome = s_refusal(&pds[i], status, PQgetvalue(res, (int)i, 2));
+            ok = pds[i].outcome != REG_ABORT;
+        } else {
+            ok = s_register_item(&pds[i], atoll(PQgetvalue(res, (int)i, 1)),
+                                 json_loads(PQgetvalue(res, (int)i, 2), 0, NULL), items, events);
+        }
+    }
+    return ok;
+}
+
+/* Registrations that share a court's counter call: the same court, zone,
+ * template and year. */
+static bool s_same_group(const pending_t *a, const pending_t *b)
+{
+    return strcmp(a->job->court, b->job->court) == 0 && strcmp(a->zone_name, b->zone_name) == 0 &&
+           strcmp(a->tmpl, b->tmpl) == 0 && a->registered_date.year == b->registered_date.year;
+}
+
+/* A group of registrations in the transaction: pds[first .. first+count). */
+typedef struct {
+    size_t first, count;
+    char year[8];
+    char *requests;         /* for item_reserve_batch() */
+    json_t *items, *events; /* for item_store_batch() */
+    char *items_text, *events_text;
+} group_t;
+
+/* One transaction for pds[0..m), sorted by court, in two round trips
+ * (pipelines): BEGIN and each group's item_reserve_batch(); each group's
+ * item_store_batch() (items and events) and COMMIT. false when it did not
+ * commit (the caller rolls back); then no outcome counts. */
+static bool s_run(intake_worker_t *w, pending_t *pds, size_t m, char sqlstate[6])
+{
+    PGconn *conn = intake_worker_conn(w);
+    sqlstate[0] = '\0';
+    for (size_t i = 0; i < m; i++)
+        pds[i].outcome = REG_ABORT;
+    group_t *groups = calloc(m, sizeof *groups);
+    intake_stmt_t *stmts = calloc(m + 1, sizeof *stmts);
+    const char **params = calloc(5 * m, sizeof *params);
+    PGresult **res = calloc(m + 1, sizeof *res);
+    size_t ng = 0;
+    bool ok = groups && stmts && params && res;
+    for (size_t i = 0, j; ok && i < m; i = j) {
+        for (j = i + 1; j < m && s_same_group(&pds[i], &pds[j]); j++)
+            ;
+        group_t *g = &groups[ng++];
+        g->first = i;
+        g->count = j - i;
+        snprintf(g->year, sizeof g->year, "%d", pds[i].registered_date.year);
+        g->requests = s_reserve_requests(pds + i, j - i);
+        g->items = json_array();
+        g->events = json_array();
+        ok = g->requests && g->items && g->events;
+    }
+
+    /* 1. BEGIN, and each court's checks and serials (every function binds
+     * its transaction to its court itself: liaison.court) */
+    if (ok) {
+        stmts[0] = (intake_stmt_t){"BEGIN", 0, NULL};
+        for (size_t k = 0; k < ng; k++) {
+            const char **p = params + 5 * k;
+            const pending_t *first = &pds[groups[k].first];
+            p[0] = first->job->court;
+            p[1] = first->zone_name;
+            p[2] = first->tmpl;
+            p[3] = groups[k].year;
+            p[4] = groups[k].requests;
+            stmts[k + 1] = (intake_stmt_t){"SELECT status, serial, detail FROM "
+                                           "item_reserve_batch($1, $2, $3, $4::int, $5::jsonb)",
+                                           5, p};
+        }
+        ok = intake_sql_pipeline(conn, ng + 1, stmts, res, sqlstate) == 0;
+    }
+    /* 2. numbers, answers, events */
+    for (size_t k = 0; ok && k < ng; k++)
+        ok = s_reserved(pds + groups[k].first, groups[k].count, res[k + 1], groups[k].items,
+                        groups[k].events);
+    for (size_t k = 0; res && k < ng + 1; k++) {
+        PQclear(res[k]);
+        res[k] = NULL;
+    }
+    /* 3. the items of each court, and COMMIT */
+    if (ok) {
+        size_t ns = 0;
+        for (size_t k = 0; ok && k < ng; k++) {
+            if (json_array_size(groups[k].items) == 0)
+                continue;
+            groups[k].items_text = json_dumps(groups[k].items, JSON_COMPACT);
+            groups[k].events_text = json_dumps(groups[k].events, JSON_COMPACT);
+            const char **p = params + 5 * k;
+            p[0] = pds[groups[k].first].job->court;
+            p[1] = groups[k].items_text;
+            p[2] = groups[k].events_text;
+            stmts[ns++] =
+                (intake_stmt_t){"SELECT item_store_batch($1, $2::jsonb, $3::jsonb)", 3, p};
+            ok = groups[k].items_text && groups[k].events_text;
+        }
+        stmts[ns++] = (intake_stmt_t){"COMMIT", 0, NULL};
+        /* COMMIT of a failed transaction answers ROLLBACK, not an error */
+        ok = ok && intake_sql_pipeline(conn, ns, stmts, res, sqlstate) == 0 &&
+             strcmp(PQcmdStatus(res[ns - 1]), "COMMIT") == 0;
+        for (size_t k = 0; k < ns; k++)
+            PQclear(res[k]);
+    }
+    for (size_t k = 0; k < ng; k++) {
+        free(groups[k].requests);
+        json_decref(groups[k].items);
+        json_decref(groups[k].events);
+        free(groups[k].items_text);
+        free(groups[k].events_text);
+    }
+    free(groups);
+    free(stmts);
+    free(params);
+    free(res);
+    return ok;
+}
+
+/* Answer a registration whose transaction committed. */
+static void s_answer_stored(pending_t *pd)
+{
+    pd->job->published = true;
+    pd->job->location = strdup(pd->location);
+    intake_job_answer(pd->job, 201, pd->answer);
+    pd->answer = NULL;
+}
+
+/* One registration in its own transaction, run again on a serialization
+ * failure or a deadlock and when the court changed under it. */
+static void s_register_one(intake_worker_t *w, pending_t *pd, bool fresh)
+{
+    intake_job_t *job = pd->job;
+    for (int attempt = 0; attempt < RETRIES + 1; attempt++) {
+        if (!s_court(w, pd, fresh, clock_now_us(intake_worker_clock(w))))
+            return;
+        char sqlstate[6];
+        bool committed = s_run(w, pd, 1, sqlstate);
+        if (!committed)
+            intake_sql_rollback(intake_worker_conn(w));
+        if (committed && pd->outcome == REG_STORED) {
+            s_answer_stored(pd);
+            return;
+        }
+        json_decref(pd->answer);
+        pd->answer = NULL;
+        if (job->status)
+            return; /* answered: a refusal, a replay or a misconfigured court */
+        fresh = committed && pd->outcome == REG_COURT_CHANGED;
+        if (!fresh && strncmp(sqlstate, "40", 2) != 0) {
+            intake_job_problem(job, 503, "database_unavailable", NULL,
+                               "The registration could not be stored; nothing was registered. Try "
+                               "again.",
+                               "登记未能保存，未产生任何记录，请重试。");
+            return;
+        }
+        /* a serialization failure or a deadlock, or the court changed: again */
+    }
+    intake_job_problem(job, 503, "conflict_retry", NULL,
+                       "The registration kept conflicting; nothing was registered. Try again.",
+                       "登记冲突，未产生任何记录，请重试。");
+}
+
+void intake_item_register(intake_worker_t *w, intake_job_t *job)
+{
+    pending_t pd;
+    if (s_checks(w, job, clock_now_us(intake_worker_clock(w)), &pd))
+        s_register_one(w, &pd, false);
+    json_decref(pd.root);
+}
+
+/* Forget what a registration answered inside a batch that rolled back. */
+static void s_job_reset(intake_job_t *job)
+{
+    json_decref(job->answer);
+    job->answer = NULL;
+    job->status = 0;
+    job->replayed = false;
+    job->published = false;
+    free(job->location);
+    job->location = NULL;
+}
+
+/* Courts in one order (no two batches wait on each other's counters), and
+ * within a court the order of arrival (the order of the numbers). */
+static int s_by_court(const void *a, const void *b)
+{
+    const pending_t *x = a, *y = b;
+    int c = strcmp(x->job->court, y->job->court);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+void intake_item_register_batch(intake_worker_t *w, intake_job_t **jobs, size_t n)
+{
+    pending_t *pds = n > 1 ? calloc(n, sizeof *pds) : NULL;
+    if (!pds) {
+        for (size_t i = 0; i < n; i++)
+            intake_item_register(w, jobs[i]);
+        return;
+    }
+    /* one instant for the batch: its items are registered together */
+    int64_t now_us = clock_now_us(intake_worker_clock(w));
+    int64_t t0 = clock_mono_us();
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        pending_t *pd = &pds[m];
+        if (s_checks(w, jobs[i], now_us, pd) && s_court(w, pd, false, now_us)) {
+            pd->order = m++;
+        } else {
+            json_decref(pd->root); /* answered: a refusal of this request alone */
+            pd->root = NULL;
+        }
+    }
+    if (m == 0) {
+        free(pds);
+        return;
+    }
+    qsort(pds, m, sizeof *pds, s_by_court);
+    int64_t t1 = clock_mono_us();
+    char sqlstate[6];
+    bool committed = s_run(w, pds, m, sqlstate);
+    if (!committed) {
+        intake_sql_rollback(intake_worker_conn(w));
+        log_warn("intake: a batch of registrations rolled back; registering them one by one",
+                 "size=%zu sqlstate=%s", m, sqlstate[0] ? sqlstate : "none");
+    }
+    log_debug("intake: batch of registrations",
+              "jobs=%zu checked=%zu committed=%d checks_us=%lld "
+              "transaction_us=%lld",
+              n, m, committed, (long long)(t1 - t0), (long long)(clock_mono_us() - t1));
+    for (size_t i = 0; i < m; i++) {
+        pending_t *pd = &pds[i];
+        if (committed && pd->outcome == REG_STORED) {
+            s_answer_stored(pd);
+        } else if (!committed || pd->outcome == REG_COURT_CHANGED) {
+            /* rare: run it alone, exactly as if it had come by itself */
+            json_decref(pd->answer);
+            pd->answer = NULL;
+            s_job_reset(pd->job);
+            s_register_one(w, pd, committed);
+        }
+        json_decref(pd->root);
+    }
+    free(pds);
 }
 
 /* ---- reading ------------------------------------------------------------------------ */

@@ -4,6 +4,16 @@
  * condition variable) and `done` (workers → loop, with an eventfd the loop
  * watches). A job belongs to exactly one side at a time; the queues are the
  * only thing both sides touch.
+ *
+ * Batches. A job with a batch function (a registration) is not taken alone:
+ * the worker that takes it takes every queued job of the same function with
+ * it (up to BATCH_MAX) and runs them in one go (group commit, see
+ * intake_item.c). At most one batch runs at a time: while it commits, the
+ * next registrations gather in the queue and become the next batch, so the
+ * batch grows with the load; a second batcher would only take a few of
+ * them and then wait on the same counter rows. Other jobs are taken by the
+ * other workers meanwhile. Two jobs of the same court and Idempotency-Key
+ * never share a batch: the second must see the first one committed.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -29,6 +39,10 @@
 /* Back-off between connection attempts of a worker. */
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
+/* The most registrations in one transaction. */
+#define BATCH_MAX 256
+/* Batches running at once. */
+#define BATCHES_MAX 1
 
 typedef struct {
     char key[65];
@@ -73,6 +87,7 @@ struct intake_pool_t {
     intake_job_t *todo_head, *todo_tail;
     size_t todo_len;
     bool stopping;
+    unsigned batching; /* batches running */
 
     pthread_mutex_t done_mx;
     intake_job_t *done_head, *done_tail;
@@ -189,6 +204,71 @@ void intake_sql_rollback(PGconn *conn)
     if (PQtransactionStatus(conn) == PQTRANS_IDLE)
         return;
     PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+int intake_sql_pipeline(PGconn *conn, size_t n, const intake_stmt_t *stmts, PGresult **res,
+                        char sqlstate[6])
+{
+    strcpy(sqlstate, "");
+    for (size_t i = 0; i < n; i++)
+        res[i] = NULL;
+    if (PQenterPipelineMode(conn) != 1) {
+        snprintf(sqlstate, 6, "08000");
+        return -1;
+    }
+    int rc = 0;
+    size_t sent = 0;
+    while (sent < n && PQsendQueryParams(conn, stmts[sent].sql, stmts[sent].n, NULL,
+                                         stmts[sent].params, NULL, NULL, 0) == 1)
+        sent++;
+    if (sent < n || PQpipelineSync(conn) != 1) {
+        /* the connection is gone: nothing more to read; the worker reconnects */
+        log_error("intake: pipeline failed", "error=\"%s\"", PQerrorMessage(conn));
+        snprintf(sqlstate, 6, "08000");
+        PQexitPipelineMode(conn);
+        return -1;
+    }
+    for (size_t i = 0; i < sent; i++) {
+        PGresult *r = PQgetResult(conn);
+        if (!r) {
+            rc = -1;
+            if (!sqlstate[0])
+                snprintf(sqlstate, 6, "08000");
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            res[i] = r;
+        } else {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (st != PGRES_PIPELINE_ABORTED && !sqlstate[0]) {
+                snprintf(sqlstate, 6, "%s", state ? state : "08000");
+                if (!state || (strncmp(state, "40", 2) != 0 && strncmp(state, "23", 2) != 0))
+                    log_error("intake: statement failed", "sqlstate=%s error=\"%s\"",
+                              state ? state : "none", PQresultErrorMessage(r));
+            }
+            PQclear(r);
+            rc = -1;
+        }
+        /* the end of this statement's results */
+        while ((r = PQgetResult(conn)) != NULL)
+            PQclear(r);
+    }
+    /* the sync point */
+    PGresult *r;
+    while ((r = PQgetResult(conn)) != NULL) {
+        bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync)
+            break;
+    }
+    if (PQexitPipelineMode(conn) != 1) {
+        log_error("intake: cannot leave pipeline mode", "error=\"%s\"", PQerrorMessage(conn));
+        rc = -1;
+    }
+    if (rc != 0 && !sqlstate[0])
+        snprintf(sqlstate, 6, "08000");
+    return rc;
 }
 
 void intake_sha256_hex(const void *data, size_t len, char out[65])
@@ -441,14 +521,79 @@ static void s_worker_finish(intake_pool_t *pool, intake_job_t *job)
     (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
 }
 
+/* May a worker take a job now? Under todo_mx. */
+static bool s_can_take(intake_pool_t *pool)
+{
+    for (intake_job_t *j = pool->todo_head; j; j = j->next)
+        if (!j->batch || pool->batching < BATCHES_MAX)
+            return true;
+    return false;
+}
+
+static void s_unlink(intake_pool_t *pool, intake_job_t *prev, intake_job_t *job)
+{
+    if (prev)
+        prev->next = job->next;
+    else
+        pool->todo_head = job->next;
+    if (pool->todo_tail == job)
+        pool->todo_tail = prev;
+    job->next = NULL;
+    pool->todo_len--;
+}
+
+static bool s_same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* Take the first job a worker may take; with a batch function, every
+ * queued job of that function too (up to max), but never two of the same
+ * court and Idempotency-Key, and only when no batch runs. Under todo_mx,
+ * with s_can_take() true. Returns how many jobs are in out. */
+static size_t s_take(intake_pool_t *pool, intake_job_t **out, size_t max)
+{
+    intake_job_t *prev = NULL, *job = pool->todo_head;
+    while (job->batch && pool->batching >= BATCHES_MAX) {
+        prev = job;
+        job = job->next;
+    }
+    s_unlink(pool, prev, job);
+    out[0] = job;
+    if (!job->batch)
+        return 1;
+    pool->batching++;
+    size_t n = 1;
+    for (intake_job_t *p = prev, *j = p ? p->next : pool->todo_head; j && n < max;) {
+        bool take = j->batch == job->batch;
+        for (size_t i = 0; take && i < n; i++)
+            take = !(s_same(out[i]->idem_key, j->idem_key) && s_same(out[i]->court, j->court));
+        if (!take) {
+            p = j;
+            j = j->next;
+            continue;
+        }
+        intake_job_t *next = j->next;
+        s_unlink(pool, p, j);
+        out[n++] = j;
+        j = next;
+    }
+    return n;
+}
+
 static void *s_worker_main(void *arg)
 {
     intake_worker_t *w = arg;
     intake_pool_t *pool = w->pool;
+    intake_job_t **jobs = calloc(BATCH_MAX, sizeof *jobs);
+    if (!jobs) {
+        log_error("intake: a worker is out of memory", NULL);
+        return NULL;
+    }
     s_worker_connect(w);
     for (;;) {
         pthread_mutex_lock(&pool->todo_mx);
-        while (!pool->stopping && !pool->todo_head) {
+        while (!pool->stopping && !s_can_take(pool)) {
             if (!w->conn) {
                 /* keep trying to connect while idle, a little at a time */
                 struct timespec ts;
@@ -459,7 +604,7 @@ static void *s_worker_main(void *arg)
                     ts.tv_nsec -= 1000000000L;
                 }
                 pthread_cond_timedwait(&pool->todo_cv, &pool->todo_mx, &ts);
-                if (!pool->todo_head && !pool->stopping) {
+                if (!s_can_take(pool) && !pool->stopping) {
                     pthread_mutex_unlock(&pool->todo_mx);
                     s_worker_connect(w);
                     pthread_mutex_lock(&pool->todo_mx);
@@ -472,20 +617,20 @@ static void *s_worker_main(void *arg)
             pthread_mutex_unlock(&pool->todo_mx);
             break;
         }
-        intake_job_t *job = pool->todo_head;
-        pool->todo_head = job->next;
-        if (!pool->todo_head)
-            pool->todo_tail = NULL;
-        pool->todo_len--;
+        size_t n = s_take(pool, jobs, BATCH_MAX);
         pthread_mutex_unlock(&pool->todo_mx);
 
         w->next_connect_ms = 0; /* a request is waiting: try now */
         if (!s_worker_connect(w)) {
-            intake_job_problem(job, 503, "database_unavailable", NULL,
-                               "The database is unavailable; try again.",
-                               "数据库暂不可用，请稍后重试。");
+            for (size_t i = 0; i < n; i++)
+                intake_job_problem(jobs[i], 503, "database_unavailable", NULL,
+                                   "The database is unavailable; try again.",
+                                   "数据库暂不可用，请稍后重试。");
         } else {
-            job->run(w, job);
+            if (jobs[0]->batch)
+                jobs[0]->batch(w, jobs, n);
+            else
+                jobs[0]->run(w, jobs[0]);
             if (PQstatus(w->conn) != CONNECTION_OK) {
                 /* answered 503 by the job; reconnect before the next one */
                 intake_worker_forget(w);
@@ -494,8 +639,17 @@ static void *s_worker_main(void *arg)
                 intake_sql_rollback(w->conn);
             }
         }
-        s_worker_finish(pool, job);
+        if (jobs[0]->batch) {
+            pthread_mutex_lock(&pool->todo_mx);
+            pool->batching--;
+            /* what gathered meanwhile is the next batch: wake a worker */
+            pthread_cond_signal(&pool->todo_cv);
+            pthread_mutex_unlock(&pool->todo_mx);
+        }
+        for (size_t i = 0; i < n; i++)
+            s_worker_finish(pool, jobs[i]);
     }
+    free(jobs);
     if (w->conn)
         PQfinish(w->conn);
     w->conn = NULL;

@@ -132,6 +132,9 @@ static int s_submit(http_request_t *req, intake_t *self, intake_job_fn *fn)
     if (!job)
         return -1;
     job->run = fn;
+    /* registrations are committed in groups (intake_item.c) */
+    if (fn == intake_item_register)
+        job->batch = intake_item_register_batch;
     job->owner = self;
     job->req = req;
     job->court = s_dup(http_request_param(req, "court"));
