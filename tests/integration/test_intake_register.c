@@ -73,8 +73,7 @@ static size_t s_header(char *p, size_t size, size_t n, void *arg)
 
 /* token: NULL = none; content_type NULL = none; body may hold NULs (len). */
 static int http(CURL *c, const char *method, const char *path, const char *token,
-                const char *content_type, const char *idem, const char *body, size_t len,
-                resp_t *r)
+                const char *content_type, const char *idem, const char *body, size_t len, resp_t *r)
 {
     memset(r, 0, sizeof *r);
     char url[512], h1[256], h2[256], h3[300];
@@ -201,7 +200,8 @@ static void stop_daemon(void)
 static int make_token(CURL *c, const char *role, const char *court, char out[128])
 {
     char body[256];
-    snprintf(body, sizeof body, "{\"role\":\"%s\",\"court\":\"%s\",\"name\":\"test\"}", role, court);
+    snprintf(body, sizeof body, "{\"role\":\"%s\",\"court\":\"%s\",\"name\":\"test\"}", role,
+             court);
     long st;
     json_t *j = http_json(c, "POST", "/v1/tokens", g_op, "application/json", NULL, body, &st);
     const char *t = json_string_value(json_object_get(j, "token"));
@@ -217,8 +217,8 @@ static int setup_court(CURL *c, const char *court, const char *prefix, const cha
     char path[128], body[512];
     long st;
     snprintf(path, sizeof path, "/v1/courts/%s", court);
-    snprintf(body, sizeof body, "{\"name\":\"%s 测试法院\",\"registration_number_template\":\"%s\"}",
-             court, tmpl);
+    snprintf(body, sizeof body,
+             "{\"name\":\"%s 测试法院\",\"registration_number_template\":\"%s\"}", court, tmpl);
     json_t *j = http_json(c, "PUT", path, g_op, "application/json", NULL, body, &st);
     json_decref(j);
     if (st != 201)
@@ -244,11 +244,12 @@ static char g_now[40], g_yesterday[40], g_future[40];
 static char *good_body(const char *deputy, const char *title)
 {
     char *b = NULL;
-    if (asprintf(&b,
-                 "{\"kind\":\"between-sessions\",\"channel\":\"letter\",\"source\":\"deputy-direct\","
-                 "\"deputies\":[{\"deputy\":\"%s\",\"lead\":true}],\"title\":\"%s\","
-                 "\"content\":\"建议加强诉讼服务中心建设。\\n第二段。\",\"received_at\":\"%s\"}",
-                 deputy, title, g_now) < 0)
+    if (asprintf(
+            &b,
+            "{\"kind\":\"between-sessions\",\"channel\":\"letter\",\"source\":\"deputy-direct\","
+            "\"deputies\":[{\"deputy\":\"%s\",\"lead\":true}],\"title\":\"%s\","
+            "\"content\":\"建议加强诉讼服务中心建设。\\n第二段。\",\"received_at\":\"%s\"}",
+            deputy, title, g_now) < 0)
         return NULL;
     return b;
 }
@@ -268,69 +269,217 @@ typedef struct {
 
 #define OKB(extra)                                                                                 \
     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"      \
-    "\"deputy\":\"a1\"}],\"title\":\"标题\",\"content\":\"内容\",\"received_at\":\"%NOW%\"" extra "}"
+    "\"deputy\":\"a1\"}],\"title\":\"标题\",\"content\":\"内容\",\"received_at\":\"%NOW%\"" extra  \
+    "}"
 
 static const bad_t s_bad[] = {
     /* access */
-    {"no token", "POST", "A", NULL, "application/json", NULL, OKB(""), 401, "unauthorized", "Authorization"},
-    {"unknown token", "POST", "A", "BAD", "application/json", NULL, OKB(""), 401, "unauthorized", "Authorization"},
-    {"not a bearer token", "POST", "A", "RAW:Basic dXNlcjpwYXNz", "application/json", NULL, OKB(""), 401, "unauthorized", "Authorization"},
-    {"token of court B writes court A", "POST", "A", "B", "application/json", NULL, OKB(""), 403, "forbidden", "court"},
-    {"leader token may not register", "POST", "A", "L", "application/json", NULL, OKB(""), 403, "forbidden", "Authorization"},
-    {"unknown court (operator)", "POST", "/v1/courts/no-such-court/items", "OP", "application/json", NULL, OKB(""), 404, "unknown_court", "court"},
-    {"unknown court (court token)", "POST", "/v1/courts/no-such-court/items", "A", "application/json", NULL, OKB(""), 403, "forbidden", "court"},
+    {"no token", "POST", "A", NULL, "application/json", NULL, OKB(""), 401, "unauthorized",
+     "Authorization"},
+    {"unknown token", "POST", "A", "BAD", "application/json", NULL, OKB(""), 401, "unauthorized",
+     "Authorization"},
+    {"not a bearer token", "POST", "A", "RAW:Basic dXNlcjpwYXNz", "application/json", NULL, OKB(""),
+     401, "unauthorized", "Authorization"},
+    {"token of court B writes court A", "POST", "A", "B", "application/json", NULL, OKB(""), 403,
+     "forbidden", "court"},
+    {"leader token may not register", "POST", "A", "L", "application/json", NULL, OKB(""), 403,
+     "forbidden", "Authorization"},
+    {"unknown court (operator)", "POST", "/v1/courts/no-such-court/items", "OP", "application/json",
+     NULL, OKB(""), 404, "unknown_court", "court"},
+    {"unknown court (court token)", "POST", "/v1/courts/no-such-court/items", "A",
+     "application/json", NULL, OKB(""), 403, "forbidden", "court"},
     /* body as a whole */
-    {"wrong content type", "POST", "A", "A", "text/plain", NULL, OKB(""), 415, "unsupported_media_type", "Content-Type"},
-    {"no content type", "POST", "A", "A", NULL, NULL, OKB(""), 415, "unsupported_media_type", "Content-Type"},
-    {"form content type", "POST", "A", "A", "application/x-www-form-urlencoded", NULL, OKB(""), 415, "unsupported_media_type", "Content-Type"},
-    {"malformed JSON", "POST", "A", "A", "application/json", NULL, "{\"kind\": \"remark\",", 400, "invalid_json", "body"},
-    {"JSON array, not object", "POST", "A", "A", "application/json", NULL, "[1,2,3]", 400, "invalid_json", "body"},
+    {"wrong content type", "POST", "A", "A", "text/plain", NULL, OKB(""), 415,
+     "unsupported_media_type", "Content-Type"},
+    {"no content type", "POST", "A", "A", NULL, NULL, OKB(""), 415, "unsupported_media_type",
+     "Content-Type"},
+    {"form content type", "POST", "A", "A", "application/x-www-form-urlencoded", NULL, OKB(""), 415,
+     "unsupported_media_type", "Content-Type"},
+    {"malformed JSON", "POST", "A", "A", "application/json", NULL, "{\"kind\": \"remark\",", 400,
+     "invalid_json", "body"},
+    {"JSON array, not object", "POST", "A", "A", "application/json", NULL, "[1,2,3]", 400,
+     "invalid_json", "body"},
     {"empty body", "POST", "A", "A", "application/json", NULL, "", 400, "invalid_utf8", "body"},
-    {"duplicate JSON keys", "POST", "A", "A", "application/json", NULL, "{\"title\":\"a\",\"title\":\"b\"}", 400, "invalid_json", "body"},
-    {"invalid UTF-8", "POST", "A", "A", "application/json", NULL, "@UTF8", 400, "invalid_utf8", "body"},
-    {"overlong UTF-8 form", "POST", "A", "A", "application/json", NULL, "@OVERLONG", 400, "invalid_utf8", "body"},
-    {"body over 1 MiB", "POST", "A", "A", "application/json", NULL, "@BIG", 413, "body_too_large", "body"},
+    {"duplicate JSON keys", "POST", "A", "A", "application/json", NULL,
+     "{\"title\":\"a\",\"title\":\"b\"}", 400, "invalid_json", "body"},
+    {"invalid UTF-8", "POST", "A", "A", "application/json", NULL, "@UTF8", 400, "invalid_utf8",
+     "body"},
+    {"overlong UTF-8 form", "POST", "A", "A", "application/json", NULL, "@OVERLONG", 400,
+     "invalid_utf8", "body"},
+    {"body over 1 MiB", "POST", "A", "A", "application/json", NULL, "@BIG", 413, "body_too_large",
+     "body"},
     /* fields */
-    {"unknown field", "POST", "A", "A", "application/json", NULL, OKB(",\"colour\":\"red\""), 422, "unknown_field", "colour"},
-    {"missing kind", "POST", "A", "A", "application/json", NULL, "{\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "kind"},
-    {"kind of wrong type", "POST", "A", "A", "application/json", NULL, "{\"kind\":7,\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "wrong_type", "kind"},
-    {"unknown kind", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"gossip\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "invalid_value", "kind"},
-    {"missing channel", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "channel"},
-    {"unknown channel", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"fax\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "invalid_value", "channel"},
-    {"missing source", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "source"},
-    {"source of wrong type", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":[\"x\"],\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "wrong_type", "source"},
-    {"missing deputies", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "deputies"},
-    {"empty deputies", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "deputies"},
-    {"deputies not an array", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":\"a1\",\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "wrong_type", "deputies"},
-    {"deputy entry not an object", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[\"a1\"],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "wrong_type", "deputies[0]"},
-    {"deputy lead of wrong type", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\",\"lead\":\"yes\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "wrong_type", "deputies[0].lead"},
-    {"joint item without a lead", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"},{\"deputy\":\"a2\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "lead_deputy", "deputies"},
-    {"joint item with two leads", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\",\"lead\":true},{\"deputy\":\"a2\",\"lead\":true}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "lead_deputy", "deputies"},
-    {"same deputy twice", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\",\"lead\":true},{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "duplicate_deputy", "deputies[1].deputy"},
-    {"unknown deputy", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"zz404\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "unknown_deputy", "deputies[0].deputy"},
-    {"deputy of another court's roster", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\",\"lead\":true},{\"deputy\":\"b1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "unknown_deputy", "deputies[1].deputy"},
-    {"deputy whose term ended", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a9\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "deputy_term_ended", "deputies[0].deputy"},
-    {"missing title", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "title"},
-    {"empty title", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "title"},
-    {"title with a NUL", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"a\\u0000b\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 400, "invalid_json", "body"},
-    {"content of wrong type", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":{\"x\":1},\"received_at\":\"%NOW%\"}", 422, "wrong_type", "content"},
-    {"missing received_at", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\"}", 422, "missing_field", "received_at"},
-    {"received_at without offset", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"2026-03-02T09:30:00\"}", 422, "invalid_value", "received_at"},
-    {"received_at not a date", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"2026-02-30T09:30:00+08:00\"}", 422, "invalid_value", "received_at"},
-    {"received_at a number", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":1772415000}", 422, "wrong_type", "received_at"},
-    {"received in the future", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%FUT%\"}", 422, "received_in_future", "received_at"},
-    {"late registration without a reason", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%YDAY%\"}", 422, "late_reason_required", "late_reason"},
-    {"session item without session", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":\"congress\",\"court_role\":\"lead\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "session"},
-    {"session without closing date", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":\"congress\",\"court_role\":\"lead\",\"session\":{\"congress\":\"荔湾区第十七届人民代表大会\",\"term_number\":17,\"meeting_number\":5},\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "session.closing_date"},
-    {"session closing date malformed", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":\"congress\",\"court_role\":\"lead\",\"session\":{\"congress\":\"荔湾区第十七届人民代表大会\",\"term_number\":17,\"meeting_number\":5,\"closing_date\":\"2026/01/20\"},\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "invalid_value", "session.closing_date"},
-    {"session term number of wrong type", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":\"congress\",\"court_role\":\"lead\",\"session\":{\"congress\":\"x\",\"term_number\":\"17\",\"meeting_number\":5,\"closing_date\":\"2026-01-20\"},\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "wrong_type", "session.term_number"},
-    {"court role missing on a session item", "POST", "A", "A", "application/json", NULL, "{\"kind\":\"session-bill\",\"channel\":\"session-delivery\",\"source\":\"congress\",\"session\":{\"congress\":\"x\",\"term_number\":17,\"meeting_number\":5,\"closing_date\":\"2026-01-20\"},\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}", 422, "missing_field", "court_role"},
-    {"court role unknown", "POST", "A", "A", "application/json", NULL, OKB(",\"court_role\":\"boss\""), 422, "invalid_value", "court_role"},
-    {"attachment without sha256", "POST", "A", "A", "application/json", NULL, OKB(",\"attachments\":[{\"filename\":\"a.pdf\",\"media_type\":\"application/pdf\",\"size_bytes\":10}]"), 422, "missing_field", "attachments[0].sha256"},
-    {"attachment with a bad sha256", "POST", "A", "A", "application/json", NULL, OKB(",\"attachments\":[{\"filename\":\"a.pdf\",\"media_type\":\"application/pdf\",\"size_bytes\":10,\"sha256\":\"XYZ\"}]"), 422, "invalid_value", "attachments[0].sha256"},
-    {"attachment size negative", "POST", "A", "A", "application/json", NULL, OKB(",\"attachments\":[{\"filename\":\"a.pdf\",\"media_type\":\"application/pdf\",\"size_bytes\":-1,\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]"), 422, "invalid_value", "attachments[0].size_bytes"},
-    {"unknown receiving department", "POST", "A", "A", "application/json", NULL, OKB(",\"receiving_department\":\"nowhere\""), 422, "unknown_department", "receiving_department"},
-    {"reused key, another body", "POST", "A", "A", "application/json", "reused-key", OKB(",\"source_detail\":\"another body\""), 409, "idempotency_key_reused", "Idempotency-Key"},
+    {"unknown field", "POST", "A", "A", "application/json", NULL, OKB(",\"colour\":\"red\""), 422,
+     "unknown_field", "colour"},
+    {"missing kind", "POST", "A", "A", "application/json", NULL,
+     "{\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],"
+     "\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "kind"},
+    {"kind of wrong type", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":7,\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":"
+     "\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "wrong_type", "kind"},
+    {"unknown kind", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"gossip\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "invalid_value", "kind"},
+    {"missing channel", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"source\":\"deputy-direct\",\"deputies\":[{\"deputy\":\"a1\"}],"
+     "\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "channel"},
+    {"unknown channel", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"fax\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "invalid_value", "channel"},
+    {"missing source", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":"
+     "\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "source"},
+    {"source of wrong type", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":[\"x\"],\"deputies\":[{\"deputy\":"
+     "\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "wrong_type", "source"},
+    {"missing deputies", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"title\":\"t\","
+     "\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "deputies"},
+    {"empty deputies", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[],"
+     "\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "deputies"},
+    {"deputies not an array", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":\"a1\","
+     "\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "wrong_type", "deputies"},
+    {"deputy entry not an object", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[\"a1\"]"
+     ",\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "wrong_type", "deputies[0]"},
+    {"deputy lead of wrong type", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\",\"lead\":\"yes\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%"
+     "NOW%\"}",
+     422, "wrong_type", "deputies[0].lead"},
+    {"joint item without a lead", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"},{\"deputy\":\"a2\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%"
+     "NOW%\"}",
+     422, "lead_deputy", "deputies"},
+    {"joint item with two leads", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\",\"lead\":true},{\"deputy\":\"a2\",\"lead\":true}],\"title\":\"t\","
+     "\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "lead_deputy", "deputies"},
+    {"same deputy twice", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\",\"lead\":true},{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\","
+     "\"received_at\":\"%NOW%\"}",
+     422, "duplicate_deputy", "deputies[1].deputy"},
+    {"unknown deputy", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"zz404\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "unknown_deputy", "deputies[0].deputy"},
+    {"deputy of another court's roster", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\",\"lead\":true},{\"deputy\":\"b1\"}],\"title\":\"t\",\"content\":\"c\","
+     "\"received_at\":\"%NOW%\"}",
+     422, "unknown_deputy", "deputies[1].deputy"},
+    {"deputy whose term ended", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a9\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "deputy_term_ended", "deputies[0].deputy"},
+    {"missing title", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "title"},
+    {"empty title", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "title"},
+    {"title with a NUL", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"a\\u0000b\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     400, "invalid_json", "body"},
+    {"content of wrong type", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":{\"x\":1},\"received_at\":\"%NOW%\"}",
+     422, "wrong_type", "content"},
+    {"missing received_at", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\"}",
+     422, "missing_field", "received_at"},
+    {"received_at without offset", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"2026-03-02T09:30:"
+     "00\"}",
+     422, "invalid_value", "received_at"},
+    {"received_at not a date", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"2026-02-30T09:30:00+"
+     "08:00\"}",
+     422, "invalid_value", "received_at"},
+    {"received_at a number", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":1772415000}",
+     422, "wrong_type", "received_at"},
+    {"received in the future", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%FUT%\"}",
+     422, "received_in_future", "received_at"},
+    {"late registration without a reason", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"remark\",\"channel\":\"phone\",\"source\":\"deputy-direct\",\"deputies\":[{"
+     "\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":\"%YDAY%\"}",
+     422, "late_reason_required", "late_reason"},
+    {"session item without session", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":\"congress\","
+     "\"court_role\":\"lead\",\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\","
+     "\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "session"},
+    {"session without closing date", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":\"congress\","
+     "\"court_role\":\"lead\",\"session\":{\"congress\":\"荔湾区第十七届人民代表大会\",\"term_"
+     "number\":17,\"meeting_number\":5},\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\","
+     "\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "session.closing_date"},
+    {"session closing date malformed", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":\"congress\","
+     "\"court_role\":\"lead\",\"session\":{\"congress\":\"荔湾区第十七届人民代表大会\",\"term_"
+     "number\":17,\"meeting_number\":5,\"closing_date\":\"2026/01/"
+     "20\"},\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\",\"received_at\":"
+     "\"%NOW%\"}",
+     422, "invalid_value", "session.closing_date"},
+    {"session term number of wrong type", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":\"congress\","
+     "\"court_role\":\"lead\",\"session\":{\"congress\":\"x\",\"term_number\":\"17\",\"meeting_"
+     "number\":5,\"closing_date\":\"2026-01-20\"},\"deputies\":[{\"deputy\":\"a1\"}],\"title\":"
+     "\"t\",\"content\":\"c\",\"received_at\":\"%NOW%\"}",
+     422, "wrong_type", "session.term_number"},
+    {"court role missing on a session item", "POST", "A", "A", "application/json", NULL,
+     "{\"kind\":\"session-bill\",\"channel\":\"session-delivery\",\"source\":\"congress\","
+     "\"session\":{\"congress\":\"x\",\"term_number\":17,\"meeting_number\":5,\"closing_date\":"
+     "\"2026-01-20\"},\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"t\",\"content\":\"c\","
+     "\"received_at\":\"%NOW%\"}",
+     422, "missing_field", "court_role"},
+    {"court role unknown", "POST", "A", "A", "application/json", NULL,
+     OKB(",\"court_role\":\"boss\""), 422, "invalid_value", "court_role"},
+    {"attachment without sha256", "POST", "A", "A", "application/json", NULL,
+     OKB(",\"attachments\":[{\"filename\":\"a.pdf\",\"media_type\":\"application/"
+         "pdf\",\"size_bytes\":10}]"),
+     422, "missing_field", "attachments[0].sha256"},
+    {"attachment with a bad sha256", "POST", "A", "A", "application/json", NULL,
+     OKB(",\"attachments\":[{\"filename\":\"a.pdf\",\"media_type\":\"application/"
+         "pdf\",\"size_bytes\":10,\"sha256\":\"XYZ\"}]"),
+     422, "invalid_value", "attachments[0].sha256"},
+    {"attachment size negative", "POST", "A", "A", "application/json", NULL,
+     OKB(",\"attachments\":[{\"filename\":\"a.pdf\",\"media_type\":\"application/"
+         "pdf\",\"size_bytes\":-1,\"sha256\":"
+         "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]"),
+     422, "invalid_value", "attachments[0].size_bytes"},
+    {"unknown receiving department", "POST", "A", "A", "application/json", NULL,
+     OKB(",\"receiving_department\":\"nowhere\""), 422, "unknown_department",
+     "receiving_department"},
+    {"reused key, another body", "POST", "A", "A", "application/json", "reused-key",
+     OKB(",\"source_detail\":\"another body\""), 409, "idempotency_key_reused", "Idempotency-Key"},
 };
 
 static char *expand(const char *tmpl)
@@ -462,7 +611,7 @@ static void test_bad_requests(CURL *c)
 /* ---- concurrency --------------------------------------------------------------- */
 
 #define CLIENTS 8
-#define ITEMS 4000
+#define ITEMS   4000
 
 typedef struct {
     int id;
@@ -501,13 +650,14 @@ static void *s_client(void *arg)
 
 static void test_concurrency(void)
 {
-    long long items_before[3], outbox_before = scalar(
-                                   "SELECT count(*) FROM %s.bus_outbox WHERE type = 'liaison.v1.ItemRegistered'",
-                                   g_schema);
+    long long items_before[3],
+        outbox_before =
+            scalar("SELECT count(*) FROM %s.bus_outbox WHERE type = 'liaison.v1.ItemRegistered'",
+                   g_schema);
     static const char *const courts[3] = {"t-a", "t-b", "t-c"};
     for (int k = 0; k < 3; k++)
-        items_before[k] = scalar("SELECT count(*) FROM %s.item WHERE court_id = '%s'", g_schema,
-                                 courts[k]);
+        items_before[k] =
+            scalar("SELECT count(*) FROM %s.item WHERE court_id = '%s'", g_schema, courts[k]);
     pthread_t th[CLIENTS];
     client_t cl[CLIENTS];
     struct timespec t0, t1;
@@ -524,26 +674,30 @@ static void test_concurrency(void)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    tap(ok == ITEMS && failed == 0, "%d clients registered %d items across 3 courts (%d refused) in "
-        "%.2f s, %.0f/s", CLIENTS, ok, failed, secs, ok / secs);
+    tap(ok == ITEMS && failed == 0,
+        "%d clients registered %d items across 3 courts (%d refused) in "
+        "%.2f s, %.0f/s",
+        CLIENTS, ok, failed, secs, ok / secs);
     for (int k = 0; k < 3; k++) {
-        long long n = scalar("SELECT count(*) FROM %s.item WHERE court_id = '%s'", g_schema, courts[k]);
-        long long distinct_n = scalar(
-            "SELECT count(DISTINCT registration_number) FROM %s.item WHERE court_id = '%s'", g_schema,
-            courts[k]);
+        long long n =
+            scalar("SELECT count(*) FROM %s.item WHERE court_id = '%s'", g_schema, courts[k]);
+        long long distinct_n =
+            scalar("SELECT count(DISTINCT registration_number) FROM %s.item WHERE court_id = '%s'",
+                   g_schema, courts[k]);
         long long max = scalar("SELECT max(registration_serial) FROM %s.item WHERE court_id = '%s'",
                                g_schema, courts[k]);
         long long min = scalar("SELECT min(registration_serial) FROM %s.item WHERE court_id = '%s'",
                                g_schema, courts[k]);
         long long gaps = scalar(
             "SELECT count(*) FROM generate_series(1, (SELECT max(registration_serial) FROM %s.item "
-            "WHERE court_id = '%s')) s WHERE NOT EXISTS (SELECT 1 FROM %s.item i WHERE i.court_id = "
+            "WHERE court_id = '%s')) s WHERE NOT EXISTS (SELECT 1 FROM %s.item i WHERE i.court_id "
+            "= "
             "'%s' AND i.registration_serial = s)",
             g_schema, courts[k], g_schema, courts[k]);
         long long want = items_before[k] + ITEMS / 3 + (k < ITEMS % 3 ? 1 : 0);
         tap(n == want && distinct_n == n && min == 1 && max == n && gaps == 0,
-            "court %s: %lld items, numbers 1..%lld unique and gapless (%lld gaps)", courts[k], n, max,
-            gaps);
+            "court %s: %lld items, numbers 1..%lld unique and gapless (%lld gaps)", courts[k], n,
+            max, gaps);
     }
     /* every item's event exactly once, and sequenced (positions given) */
     long long want_events = outbox_before + ITEMS;
@@ -559,9 +713,10 @@ static void test_concurrency(void)
     tap(sequenced == want_events, "all %lld ItemRegistered events sequenced", want_events);
     /* decode every envelope: one per item, none for anything else */
     char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT envelope FROM %s.bus_outbox WHERE type = 'liaison.v1.ItemRegistered' ORDER BY seq",
-             g_schema);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT envelope FROM %s.bus_outbox WHERE type = 'liaison.v1.ItemRegistered' ORDER BY seq",
+        g_schema);
     PGresult *res = PQexecParams(g_admin, sql, 0, NULL, NULL, NULL, NULL, 1);
     int rows = PQntuples(res);
     bool decoded = PQresultStatus(res) == PGRES_TUPLES_OK;
@@ -589,9 +744,10 @@ static void test_concurrency(void)
     PQclear(res);
     long long dup = scalar("SELECT count(*) FROM (SELECT item_id FROM ev GROUP BY item_id HAVING "
                            "count(*) > 1) d");
-    long long missing = scalar("SELECT count(*) FROM %s.item i WHERE NOT EXISTS (SELECT 1 FROM ev "
-                               "WHERE ev.item_id = i.item_id AND ev.number = i.registration_number)",
-                               g_schema);
+    long long missing =
+        scalar("SELECT count(*) FROM %s.item i WHERE NOT EXISTS (SELECT 1 FROM ev "
+               "WHERE ev.item_id = i.item_id AND ev.number = i.registration_number)",
+               g_schema);
     long long extra = scalar("SELECT count(*) FROM ev WHERE NOT EXISTS (SELECT 1 FROM %s.item i "
                              "WHERE i.item_id = ev.item_id)",
                              g_schema);
@@ -611,14 +767,17 @@ static void test_registration(CURL *c)
                               "reused-key", body, &st);
     const char *number = json_string_value(json_object_get(first, "registration_number"));
     char want[64];
-    snprintf(want, sizeof want, "甲法联〔%d〕1号", (int)json_integer_value(json_object_get(first, "registration_year")));
+    snprintf(want, sizeof want, "甲法联〔%d〕1号",
+             (int)json_integer_value(json_object_get(first, "registration_year")));
     tap(st == 201 && number && !strcmp(number, want), "registered: 201 with number %s",
         number ? number : "?");
     json_t *again = http_json(c, "POST", "/v1/courts/t-a/items", g_tok_a, "application/json",
                               "reused-key", body, &st);
-    tap(st == 201 && json_equal(json_object_get(first, "item_id"), json_object_get(again, "item_id")),
+    tap(st == 201 &&
+            json_equal(json_object_get(first, "item_id"), json_object_get(again, "item_id")),
         "a retry with the same key and body returns the first result");
-    long long n = scalar("SELECT count(*) FROM %s.item WHERE idempotency_key = 'reused-key'", g_schema);
+    long long n =
+        scalar("SELECT count(*) FROM %s.item WHERE idempotency_key = 'reused-key'", g_schema);
     tap(n == 1, "... and stores one item (%lld)", n);
     free(body);
 
@@ -626,9 +785,11 @@ static void test_registration(CURL *c)
     snprintf(path, sizeof path, "/v1/courts/t-a/items/%s",
              json_string_value(json_object_get(first, "item_id")));
     json_t *got = http_json(c, "GET", path, g_tok_leader_a, NULL, NULL, NULL, &st);
-    tap(st == 200 && json_equal(json_object_get(got, "registration_number"),
-                                json_object_get(first, "registration_number")) &&
-            json_is_true(json_object_get(json_array_get(json_object_get(got, "deputies"), 0), "lead")),
+    tap(st == 200 &&
+            json_equal(json_object_get(got, "registration_number"),
+                       json_object_get(first, "registration_number")) &&
+            json_is_true(
+                json_object_get(json_array_get(json_object_get(got, "deputies"), 0), "lead")),
         "GET the item (a leader token of the court)");
     json_decref(got);
     got = http_json(c, "GET", path, g_tok_b, NULL, NULL, NULL, &st);
@@ -649,8 +810,8 @@ static void test_registration(CURL *c)
                  "\"late_reason\":\"收到时已下班，次日登记\"}",
                  g_yesterday) < 0)
         return;
-    json_t *l = http_json(c, "POST", "/v1/courts/t-a/items", g_tok_a, "application/json", NULL, late,
-                          &st);
+    json_t *l =
+        http_json(c, "POST", "/v1/courts/t-a/items", g_tok_a, "application/json", NULL, late, &st);
     tap(st == 201 && json_is_true(json_object_get(l, "registered_late")) &&
             strcmp(json_string_value(json_object_get(l, "received_date")),
                    json_string_value(json_object_get(l, "registered_date"))) < 0,
@@ -660,24 +821,26 @@ static void test_registration(CURL *c)
 
     /* session item with a co-handling role */
     char *sess = NULL;
-    if (asprintf(&sess,
-                 "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":"
-                 "\"congress\",\"court_role\":\"co\",\"session\":{\"congress\":\"荔湾区第十七届人民代表大会\","
-                 "\"term_number\":17,\"meeting_number\":5,\"closing_date\":\"2026-01-20\"},"
-                 "\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"会议建议\",\"content\":\"内容\","
-                 "\"received_at\":\"%s\",\"attachments\":[{\"filename\":\"建议.pdf\",\"media_type\":"
-                 "\"application/pdf\",\"size_bytes\":12345,\"sha256\":"
-                 "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]}",
-                 g_now) < 0)
+    if (asprintf(
+            &sess,
+            "{\"kind\":\"session-suggestion\",\"channel\":\"session-delivery\",\"source\":"
+            "\"congress\",\"court_role\":\"co\",\"session\":{\"congress\":"
+            "\"荔湾区第十七届人民代表大会\","
+            "\"term_number\":17,\"meeting_number\":5,\"closing_date\":\"2026-01-20\"},"
+            "\"deputies\":[{\"deputy\":\"a1\"}],\"title\":\"会议建议\",\"content\":\"内容\","
+            "\"received_at\":\"%s\",\"attachments\":[{\"filename\":\"建议.pdf\",\"media_type\":"
+            "\"application/pdf\",\"size_bytes\":12345,\"sha256\":"
+            "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]}",
+            g_now) < 0)
         return;
-    json_t *s = http_json(c, "POST", "/v1/courts/t-a/items", g_tok_a, "application/json", NULL, sess,
-                          &st);
+    json_t *s =
+        http_json(c, "POST", "/v1/courts/t-a/items", g_tok_a, "application/json", NULL, sess, &st);
     tap(st == 201, "a session item with its session, role and attachment (%ld)", st);
     json_decref(s);
     free(sess);
 
-    json_t *list = http_json(c, "GET", "/v1/courts/t-a/items?limit=1&late=false", g_tok_a, NULL, NULL,
-                             NULL, &st);
+    json_t *list = http_json(c, "GET", "/v1/courts/t-a/items?limit=1&late=false", g_tok_a, NULL,
+                             NULL, NULL, &st);
     const char *cursor = json_string_value(json_object_get(list, "next_cursor"));
     tap(st == 200 && json_array_size(json_object_get(list, "items")) == 1 && cursor,
         "list: a page of 1 with a cursor");
@@ -687,8 +850,9 @@ static void test_registration(CURL *c)
     json_t *page2 = http_json(c, "GET", lpath, g_tok_a, NULL, NULL, NULL, &st);
     tap(st == 200 && json_array_size(json_object_get(page2, "items")) == 1 &&
             json_is_null(json_object_get(page2, "next_cursor")) &&
-            !json_equal(json_object_get(json_array_get(json_object_get(page2, "items"), 0), "item_id"),
-                        json_object_get(json_array_get(json_object_get(list, "items"), 0), "item_id")),
+            !json_equal(
+                json_object_get(json_array_get(json_object_get(page2, "items"), 0), "item_id"),
+                json_object_get(json_array_get(json_object_get(list, "items"), 0), "item_id")),
         "list: the next page holds the other item not registered late, and no cursor");
     json_decref(page2);
     json_decref(list);
@@ -720,8 +884,10 @@ static void test_rls(void)
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         seen_a = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
-    tap(seen_b == 0 && seen_a > 0, "RLS: bound to court A, the service role sees %lld of A's and %lld "
-        "of B's items", seen_a, seen_b);
+    tap(seen_b == 0 && seen_a > 0,
+        "RLS: bound to court A, the service role sees %lld of A's and %lld "
+        "of B's items",
+        seen_a, seen_b);
     r = PQexec(c, "UPDATE deputy SET name = 'x' WHERE court_id = 't-b'");
     tap(PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdTuples(r), "0"),
         "RLS: ... and changes none of B's deputies");
