@@ -757,6 +757,136 @@ static void test_concurrency(void)
         rows, dup, missing, extra);
 }
 
+/* ---- batches: refusals and retries among good registrations -------------------------
+ * Registrations are committed in groups (intake_item.c). Good ones, refused
+ * ones and the same request sent twice at once under one key, from 8
+ * clients across 3 courts: each refusal answered alone and storing
+ * nothing, the good ones all stored, a pair of twins one item. */
+
+#define MIX_ROUNDS 40
+
+static const char *const s_mix_courts[3] = {"t-a", "t-b", "t-c"};
+static const char *const s_mix_deputies[3] = {"a1", "b1", "c1"};
+static char g_twin[CLIENTS / 2][MIX_ROUNDS][2][40];
+
+typedef struct {
+    int id;
+    int good, refused, twins, wrong;
+} mix_t;
+
+static const char *s_mix_token(int k)
+{
+    return k == 0 ? g_tok_a : k == 1 ? g_tok_b : g_tok_c;
+}
+
+static void *s_mix_client(void *arg)
+{
+    mix_t *m = arg;
+    CURL *c = curl_easy_init();
+    for (int j = 0; j < MIX_ROUNDS; j++) {
+        int k = (m->id + j) % 3;
+        char path[64], key[64], title[64];
+        resp_t r;
+        snprintf(path, sizeof path, "/v1/courts/%s/items", s_mix_courts[k]);
+        /* a good one */
+        snprintf(key, sizeof key, "mix-%d-%d", m->id, j);
+        snprintf(title, sizeof title, "批量登记 %d-%d", m->id, j);
+        char *body = good_body(s_mix_deputies[k], title);
+        http(c, "POST", path, s_mix_token(k), "application/json", key, body, strlen(body), &r);
+        if (r.status == 201)
+            m->good++;
+        else
+            m->wrong++;
+        free(r.body);
+        free(body);
+        /* a refused one: a deputy not on the roster */
+        snprintf(key, sizeof key, "mixbad-%d-%d", m->id, j);
+        snprintf(title, sizeof title, "批量坏 %d-%d", m->id, j);
+        body = good_body("nobody", title);
+        http(c, "POST", path, s_mix_token(k), "application/json", key, body, strlen(body), &r);
+        json_t *pj = r.body ? json_loads(r.body, 0, NULL) : NULL;
+        const char *code = json_string_value(json_object_get(pj, "code"));
+        const char *field = json_string_value(json_object_get(pj, "field"));
+        if (r.status == 422 && code && strcmp(code, "unknown_deputy") == 0 && field &&
+            strcmp(field, "deputies[0].deputy") == 0)
+            m->refused++;
+        else
+            m->wrong++;
+        json_decref(pj);
+        free(r.body);
+        free(body);
+        /* twins: clients 2p and 2p+1 send the same request under one key */
+        int pair = m->id / 2, tk = (pair + j) % 3;
+        snprintf(path, sizeof path, "/v1/courts/%s/items", s_mix_courts[tk]);
+        snprintf(key, sizeof key, "twin-%d-%d", pair, j);
+        snprintf(title, sizeof title, "双发 %d-%d", pair, j);
+        body = good_body(s_mix_deputies[tk], title);
+        http(c, "POST", path, s_mix_token(tk), "application/json", key, body, strlen(body), &r);
+        pj = r.body ? json_loads(r.body, 0, NULL) : NULL;
+        const char *id = json_string_value(json_object_get(pj, "item_id"));
+        if (r.status == 201 && id) {
+            snprintf(g_twin[pair][j][m->id & 1], sizeof g_twin[pair][j][0], "%s", id);
+            m->twins++;
+        } else {
+            m->wrong++;
+            fprintf(stderr, "# twin %d-%d: %ld %s\n", pair, j, r.status, r.body ? r.body : "");
+        }
+        json_decref(pj);
+        free(r.body);
+        free(body);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void test_batch_mixed(void)
+{
+    long long outbox_before = scalar(
+        "SELECT count(*) FROM %s.bus_outbox WHERE type = 'liaison.v1.ItemRegistered'", g_schema);
+    long long items_before = scalar("SELECT count(*) FROM %s.item", g_schema);
+    pthread_t th[CLIENTS];
+    mix_t mx[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        mx[i] = (mix_t){.id = i};
+        pthread_create(&th[i], NULL, s_mix_client, &mx[i]);
+    }
+    int good = 0, refused = 0, twins = 0, wrong = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        good += mx[i].good;
+        refused += mx[i].refused;
+        twins += mx[i].twins;
+        wrong += mx[i].wrong;
+    }
+    tap(good == CLIENTS * MIX_ROUNDS && refused == CLIENTS * MIX_ROUNDS &&
+            twins == CLIENTS * MIX_ROUNDS && wrong == 0,
+        "mixed batches: %d registered, %d refused 422 unknown_deputy alone, %d twin answers 201 "
+        "(%d wrong)",
+        good, refused, twins, wrong);
+    int same = 0;
+    for (int p = 0; p < CLIENTS / 2; p++)
+        for (int j = 0; j < MIX_ROUNDS; j++)
+            same += g_twin[p][j][0][0] && strcmp(g_twin[p][j][0], g_twin[p][j][1]) == 0;
+    long long twin_items =
+        scalar("SELECT count(*) FROM %s.item WHERE title LIKE '双发 %%'", g_schema);
+    tap(same == CLIENTS / 2 * MIX_ROUNDS && twin_items == CLIENTS / 2 * MIX_ROUNDS,
+        "the same request twice at once under one key: one item, both answered with it (%d of "
+        "%d pairs, %lld items)",
+        same, CLIENTS / 2 * MIX_ROUNDS, twin_items);
+    long long bad_items =
+        scalar("SELECT count(*) FROM %s.item WHERE title LIKE '批量坏 %%'", g_schema);
+    long long bad_keys =
+        scalar("SELECT count(*) FROM %s.idempotency WHERE idem_key LIKE 'mixbad-%%'", g_schema);
+    long long added = scalar("SELECT count(*) FROM %s.item", g_schema) - items_before;
+    long long events = scalar(
+        "SELECT count(*) FROM %s.bus_outbox WHERE type = 'liaison.v1.ItemRegistered'", g_schema);
+    tap(bad_items == 0 && bad_keys == 0 &&
+            added == (long long)CLIENTS * MIX_ROUNDS + CLIENTS / 2 * MIX_ROUNDS &&
+            events - outbox_before == added,
+        "refusals stored nothing (%lld items, %lld keys); %lld items added, %lld events", bad_items,
+        bad_keys, added, events - outbox_before);
+}
+
 /* ---- the rest ---------------------------------------------------------------------- */
 
 static void test_registration(CURL *c)
@@ -937,6 +1067,7 @@ int main(void)
         test_registration(c);
         test_bad_requests(c);
         test_rls();
+        test_batch_mixed();
         test_concurrency();
     }
     curl_easy_cleanup(c);
