@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/http.h"
 #include "common/loop.h"
@@ -42,25 +43,15 @@
 
 /* ---- who is asking -------------------------------------------------------- */
 
-typedef enum {
-    INTAKE_ROLE_NONE = 0,
-    INTAKE_ROLE_LIAISON_OFFICE,
-    INTAKE_ROLE_LEADER,
-    INTAKE_ROLE_DEPARTMENT,
-    INTAKE_ROLE_OPERATOR,
-    INTAKE_ROLE_AUDITOR,
-    INTAKE_ROLE_SYSTEM,
-} intake_role_t;
-
+/* A token's holder. Roles, token hashes and the bearer header are the
+ * shared ones of common/auth.h (auth_role_*, auth_hash, auth_bearer);
+ * intake keeps its own table of tokens (api_token), being their issuer. */
 typedef struct {
-    intake_role_t role;
+    auth_role_t role;
     char court[64];      /* "" for an operator */
     char department[64]; /* department tokens only */
     char token_hash[65]; /* hex SHA-256, never the token */
 } intake_principal_t;
-
-const char *intake_role_name(intake_role_t role);
-int intake_role_parse(const char *name, intake_role_t *out);
 
 /* What a principal may do on a court. */
 typedef enum {
@@ -181,7 +172,7 @@ typedef struct {
  * wedge with both sides sending. */
 int intake_sql_pipeline(PGconn *conn, size_t n, const intake_stmt_t *stmts, PGresult **res,
                         char sqlstate[6]);
-/* Hex SHA-256 of data into out[65]. */
+/* Hex SHA-256 of data into out[65] (a request's body; tokens: auth_hash). */
 void intake_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* ---- the handlers (jobs) ---------------------------------------------------- */

@@ -150,7 +150,7 @@ void intake_court_list(intake_worker_t *w, intake_job_t *job)
     if (!intake_worker_auth(w, job, &p))
         return;
     PGconn *conn = intake_worker_conn(w);
-    const char *scope = p.role == INTAKE_ROLE_OPERATOR ? "*" : p.court;
+    const char *scope = p.role == AUTH_ROLE_OPERATOR ? "*" : p.court;
     if (intake_sql_begin(conn, scope) != 0)
         return s_db_down(job);
     PGresult *res = intake_sql(conn, "SELECT " COURT_JSON " FROM court ORDER BY court_id", 0, NULL,
@@ -1446,24 +1446,24 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
     const char *dept = s_opt_string(job, root, "department", NULL, &ok);
     const char *name = s_opt_string(job, root, "name", "", &ok);
     const char *staff = s_opt_string(job, root, "staff", NULL, &ok);
-    intake_role_t role;
+    auth_role_t role;
     PGconn *conn = intake_worker_conn(w);
     if (!ok)
         goto out;
-    if (!role_s || intake_role_parse(role_s, &role) != 0) {
+    if (!role_s || (role = auth_role_parse(role_s)) == AUTH_ROLE_UNKNOWN) {
         intake_job_problem(job, 422, role_s ? "invalid_value" : "missing_field", "role",
                            "role is one of liaison_office, leader, department, operator, auditor, "
                            "system.",
                            "role 取值为 liaison_office、leader、department、operator、auditor、system。");
         goto out;
     }
-    if ((role == INTAKE_ROLE_OPERATOR) != (court == NULL)) {
+    if ((role == AUTH_ROLE_OPERATOR) != (court == NULL)) {
         intake_job_problem(job, 422, court ? "invalid_value" : "missing_field", "court",
                            "Every token but an operator's is bound to one court.",
                            "除运维令牌外，每个令牌须绑定一个法院。");
         goto out;
     }
-    if ((role == INTAKE_ROLE_DEPARTMENT) != (dept != NULL)) {
+    if ((role == AUTH_ROLE_DEPARTMENT) != (dept != NULL)) {
         intake_job_problem(job, 422, dept ? "invalid_value" : "missing_field", "department",
                            "A department token names its department; no other token does.",
                            "部门令牌须指明部门；其他令牌不可指明部门。");
@@ -1479,7 +1479,7 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(token + 4 + 2 * i, 3, "%02x", rnd[i]);
     char hash[65];
-    intake_sha256_hex(token, strlen(token), hash);
+    auth_hash(token, hash);
     if (intake_sql_begin(conn, court ? court : "*") != 0) {
         s_db_down(job);
         goto out;
@@ -1527,13 +1527,13 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
                            "运维令牌不可指明工作人员。");
         goto out;
     }
-    const char *params[5] = {hash, court, intake_role_name(role), dept, name};
+    const char *params[5] = {hash, court, auth_role_name(role), dept, name};
     PGresult *res = intake_sql(conn,
                                "INSERT INTO api_token (token_hash, court_id, role, department_code, "
                                "name) VALUES ($1, $2, $3, $4, $5)",
                                5, params, NULL);
     if (!res ||
-        s_publish_token_issued(conn, hash, court, intake_role_name(role), dept, staff, name) != 0 ||
+        s_publish_token_issued(conn, hash, court, auth_role_name(role), dept, staff, name) != 0 ||
         intake_sql_commit(conn, NULL) != 0) {
         PQclear(res);
         intake_sql_rollback(conn);
@@ -1541,12 +1541,12 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
         goto out;
     }
     PQclear(res);
-    log_info("intake: token created", "role=%s court=%s name=\"%s\"", intake_role_name(role),
+    log_info("intake: token created", "role=%s court=%s name=\"%s\"", auth_role_name(role),
              court ? court : "*", name);
     job->published = true;
     intake_job_answer(job, 201,
                       json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "token", token, "token_sha256", hash, "role",
-                                intake_role_name(role), "court", court, "department", dept, "staff",
+                                auth_role_name(role), "court", court, "department", dept, "staff",
                                 staff, "name", name));
 out:
     json_decref(root);

@@ -664,12 +664,12 @@ static Liaison__V1__DeputyLevel s_level(const char *l)
     return LIAISON__V1__DEPUTY_LEVEL__DEPUTY_LEVEL_DISTRICT;
 }
 
-static Liaison__V1__ActorRole s_actor_role(intake_role_t role)
+static Liaison__V1__ActorRole s_actor_role(auth_role_t role)
 {
     switch (role) {
-    case INTAKE_ROLE_LIAISON_OFFICE:
+    case AUTH_ROLE_LIAISON_OFFICE:
         return LIAISON__V1__ACTOR_ROLE__ACTOR_ROLE_LIAISON_OFFICE;
-    case INTAKE_ROLE_OPERATOR:
+    case AUTH_ROLE_OPERATOR:
         return LIAISON__V1__ACTOR_ROLE__ACTOR_ROLE_OPERATOR;
     default:
         return LIAISON__V1__ACTOR_ROLE__ACTOR_ROLE_SYSTEM;
@@ -762,7 +762,7 @@ static int s_pack_event(const reg_t *r, const intake_principal_t *p, const char 
     actor.role = s_actor_role(p->role);
     actor.staff_id = "";
     actor.deputy_id = "";
-    actor.name = (char *)intake_role_name(p->role);
+    actor.name = (char *)auth_role_name(p->role);
     actor.department_id = "";
     ev.registered_by = &actor;
     ev.receiving_department_id = (char *)(r->department ? r->department : "");
@@ -1025,7 +1025,7 @@ static bool s_register_item(pending_t *pd, long long serial, json_t *snap, json_
     if (answer && pd->late)
         json_object_set_new(answer, "late_reason", json_string(r->late_reason));
     json_t *by =
-        json_pack("{s:s, s:s}", "role", intake_role_name(pd->p.role), "token", pd->p.token_hash);
+        json_pack("{s:s, s:s}", "role", auth_role_name(pd->p.role), "token", pd->p.token_hash);
     if (by && pd->p.department[0])
         json_object_set_new(by, "department", json_string(pd->p.department));
 

@@ -304,37 +304,6 @@ void intake_worker_forget(intake_worker_t *w)
     memset(w->courts, 0, sizeof w->courts);
 }
 
-const char *intake_role_name(intake_role_t role)
-{
-    switch (role) {
-    case INTAKE_ROLE_LIAISON_OFFICE:
-        return "liaison_office";
-    case INTAKE_ROLE_LEADER:
-        return "leader";
-    case INTAKE_ROLE_DEPARTMENT:
-        return "department";
-    case INTAKE_ROLE_OPERATOR:
-        return "operator";
-    case INTAKE_ROLE_AUDITOR:
-        return "auditor";
-    case INTAKE_ROLE_SYSTEM:
-        return "system";
-    case INTAKE_ROLE_NONE:
-        break;
-    }
-    return "none";
-}
-
-int intake_role_parse(const char *name, intake_role_t *out)
-{
-    for (int r = INTAKE_ROLE_LIAISON_OFFICE; r <= INTAKE_ROLE_SYSTEM; r++)
-        if (name && strcmp(name, intake_role_name((intake_role_t)r)) == 0) {
-            *out = (intake_role_t)r;
-            return 0;
-        }
-    return -1;
-}
-
 bool intake_worker_auth(intake_worker_t *w, intake_job_t *job, intake_principal_t *out)
 {
     if (job->bad_auth_header) {
@@ -372,8 +341,9 @@ bool intake_worker_auth(intake_worker_t *w, intake_job_t *job, intake_principal_
         memset(hit, 0, sizeof *hit);
         snprintf(hit->key, sizeof hit->key, "%s", job->token_hash);
         hit->expires_us = now + CACHE_TTL_US;
-        hit->found = PQntuples(res) == 1 &&
-                     intake_role_parse(PQgetvalue(res, 0, 0), &hit->principal.role) == 0;
+        hit->found =
+            PQntuples(res) == 1 &&
+            (hit->principal.role = auth_role_parse(PQgetvalue(res, 0, 0))) != AUTH_ROLE_UNKNOWN;
         if (hit->found) {
             snprintf(hit->principal.court, sizeof hit->principal.court, "%s",
                      PQgetvalue(res, 0, 1));
@@ -397,7 +367,7 @@ bool intake_authorize(intake_job_t *job, const intake_principal_t *p, const char
                       intake_access_t access)
 {
     bool ok;
-    if (p->role == INTAKE_ROLE_OPERATOR) {
+    if (p->role == AUTH_ROLE_OPERATOR) {
         ok = true;
     } else if (access == INTAKE_ACCESS_ADMIN) {
         ok = false;
@@ -408,15 +378,15 @@ bool intake_authorize(intake_job_t *job, const intake_principal_t *p, const char
                            "该令牌无权访问此法院的数据。");
         return false;
     } else if (access == INTAKE_ACCESS_REGISTER) {
-        ok = p->role == INTAKE_ROLE_LIAISON_OFFICE || p->role == INTAKE_ROLE_SYSTEM;
+        ok = p->role == AUTH_ROLE_LIAISON_OFFICE || p->role == AUTH_ROLE_SYSTEM;
     } else if (access == INTAKE_ACCESS_DIRECTORY) {
-        ok = p->role == INTAKE_ROLE_LIAISON_OFFICE;
+        ok = p->role == AUTH_ROLE_LIAISON_OFFICE;
     } else {
         ok = true; /* every role of the court reads */
     }
     if (!ok)
         intake_job_problemf(job, 403, "forbidden", "Authorization", "该令牌的角色无权执行此操作。",
-                            "A %s token may not do this.", intake_role_name(p->role));
+                            "A %s token may not do this.", auth_role_name(p->role));
     return ok;
 }
 

@@ -166,8 +166,11 @@ static int s_submit(http_request_t *req, intake_t *self, intake_job_fn *fn)
      * is never stored, logged or handed to another thread. */
     const char *auth = http_request_header(req, "Authorization");
     if (auth) {
-        if (strncasecmp(auth, "Bearer ", 7) == 0 && auth[7] && !strchr(auth + 7, ' '))
-            intake_sha256_hex(auth + 7, strlen(auth + 7), job->token_hash);
+        /* stricter than auth_bearer alone: exactly "Bearer <token>", one
+         * space and no other */
+        const char *token = auth_bearer(auth);
+        if (token == auth + 7 && !strchr(token, ' '))
+            auth_hash(token, job->token_hash);
         else
             job->bad_auth_header = true;
     }
@@ -235,7 +238,12 @@ static int s_read_token_file(const char *path, char hash[65])
                   "path=%s", path);
         return -1;
     }
-    intake_sha256_hex(buf, n, hash);
+    if (strlen(buf) != n) {
+        /* no one could ever send it in a header */
+        log_error("intake: bootstrap_token_file holds a NUL byte", "path=%s", path);
+        return -1;
+    }
+    auth_hash(buf, hash);
     return 0;
 }
 
