@@ -84,6 +84,9 @@ static const key_def_t s_keys[] = {
     {"deadline", "horizon", T_DURATION, "1h", 0, 0, NULL, 0},
     {"deadline", "poll_interval", T_DURATION, "10ms", 0, 0, NULL, 0},
     {"deadline", "fire_batch", T_INT, "1000", 1, 5000, NULL, 0},
+    /* deadline: threads that claim and fire, each with its own connections
+     * (one keeps a 2-core machine's PostgreSQL busy: make bench-deadline) */
+    {"deadline", "fire_workers", T_INT, "1", 1, 16, NULL, 0},
     {"deadline", "redis_prefix", T_STRING, "liaison:deadline:", 0, 0, NULL, 0},
     /* deadline: court-local time of day of reminders, urgings, escalation */
     {"deadline", "notice_time", T_DURATION, "9h", 0, 0, NULL, 0},

@@ -106,7 +106,8 @@ int deadline_close(PGconn *conn, deadline_ctx_t *ctx, const deadline_cause_t *ca
                    char *reason, size_t reason_size);
 
 /* Fires the stages that are due among `ids` (n of them), or, with ids NULL,
- * up to `limit` overdue rows found by the sweep. In the caller's open
+ * up to `limit` rows overdue by more than sweep_grace_us found by the
+ * sweep. In the caller's open
  * transaction: each row is locked, advanced only if still at the step read
  * (WHERE next_step = expected), its history written and its events (stage
  * event and NoticeRequested per recipient) published. *fired gets the
@@ -114,8 +115,8 @@ int deadline_close(PGconn *conn, deadline_ctx_t *ctx, const deadline_cause_t *ca
  * *later (the caller's to free, *nlater entries). `by` labels history and
  * metrics ("redis", "sweep"). -1 on a database failure (*error set). */
 int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, size_t n, size_t limit,
-                  int64_t now_us, const char *by, size_t *fired, deadline_timer_t **later,
-                  size_t *nlater, char **error);
+                  int64_t now_us, int64_t sweep_grace_us, const char *by, size_t *fired,
+                  deadline_timer_t **later, size_t *nlater, char **error);
 
 /* Recomputes the open deadlines not yet due with `calendar` and the current
  * rules; each changed one gets a new schedule and DeadlineRecomputed. In the
@@ -163,6 +164,7 @@ typedef struct {
     int64_t horizon_ms;
     int64_t poll_ms;
     size_t batch;
+    size_t workers; /* threads that claim and fire (the primary is one) */
 } deadline_timer_config_t;
 
 deadline_timer_thread_t *deadline_timer_start(deadline_ctx_t *ctx,

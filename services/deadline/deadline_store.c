@@ -799,7 +799,19 @@ int deadline_close(PGconn *conn, deadline_ctx_t *ctx, const deadline_cause_t *ca
     return rc == 0 ? n : -1;
 }
 
-/* ---- firing -------------------------------------------------------------------------- */
+/* ---- firing --------------------------------------------------------------------------
+ *
+ * The rows are read without FOR UPDATE: the conditional UPDATE below is the
+ * fence. Under READ COMMITTED an UPDATE that meets a row another transaction
+ * changed waits for it and evaluates its WHERE again on the new version, so
+ * of two firers of the same step (a Redis claim and the sweep, or a stale
+ * instance) exactly one advances the row, and a deadline met or cancelled
+ * meanwhile is not advanced at all. Events are built only for the rows the
+ * UPDATE returned. (Locking the rows first would write every tuple twice.)
+ * The sweep does lock what it reads, SKIP LOCKED, to leave alone the rows a
+ * Redis firer is committing; it never waits on a lock after that, so the
+ * two cannot deadlock.
+ */
 
 enum {
     F_ID,
@@ -849,8 +861,8 @@ enum {
     "  WHERE x.court_id = d.court_id AND x.kind = 'liaison-office' AND x.active "                  \
     "  ORDER BY x.department_id LIMIT 1) lo ON true "
 
-static const char s_fire_ids_sql[] = FIRE_SELECT
-    "WHERE d.id = ANY($1::uuid[]) AND d.next_fire_at IS NOT NULL FOR UPDATE OF d SKIP LOCKED";
+static const char s_fire_ids_sql[] =
+    FIRE_SELECT "WHERE d.id = ANY($1::uuid[]) AND d.next_fire_at IS NOT NULL";
 static const char s_fire_sweep_sql[] =
     FIRE_SELECT "WHERE d.next_fire_at <= $1::bigint "
                 "ORDER BY d.next_fire_at LIMIT $2::int FOR UPDATE OF d SKIP LOCKED";
@@ -919,14 +931,15 @@ static int s_notice(notice_ctx_t *n, int kind, const char *id, const char *name,
 }
 
 int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, size_t n, size_t limit,
-                  int64_t now_us, const char *by, size_t *fired, deadline_timer_t **later,
-                  size_t *nlater, char **error)
+                  int64_t now_us, int64_t sweep_grace_us, const char *by, size_t *fired,
+                  deadline_timer_t **later, size_t *nlater, char **error)
 {
     *fired = 0;
     *later = NULL;
     *nlater = 0;
-    char now_s[24], limit_s[16];
+    char now_s[24], limit_s[16], before_s[24];
     snprintf(now_s, sizeof now_s, "%lld", (long long)now_us);
+    snprintf(before_s, sizeof before_s, "%lld", (long long)(now_us - sweep_grace_us));
     snprintf(limit_s, sizeof limit_s, "%zu", limit);
     sbuf_t a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0};
     PGresult *sel = NULL, *upd = NULL;
@@ -942,7 +955,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
         const char *p[1] = {a1.data};
         sel = pg_exec_blocking(conn, s_fire_ids_sql, 1, p, error);
     } else {
-        const char *p[2] = {now_s, limit_s};
+        const char *p[2] = {before_s, limit_s};
         sel = pg_exec_blocking(conn, s_fire_sweep_sql, 2, p, error);
     }
     if (!sel)

@@ -65,7 +65,15 @@ struct deadline_timer_thread {
     atomic_bool busy;
     PGconn *pg;
     redisContext *redis;
-    int64_t loaded_until_us; /* the index holds every timer up to here */
+    /* the index holds every timer up to here (the primary's; workers read it) */
+    _Atomic int64_t loaded_until_us;
+    /* The sweep leaves to Redis what is less overdue than this: one sweep
+     * interval while Redis answers (only timers missing from the index are
+     * its business then), 0 without Redis. */
+    int64_t sweep_grace_us;
+    deadline_timer_thread_t *primary; /* NULL for the primary itself */
+    deadline_timer_thread_t **workers;
+    size_t nworkers;
     int64_t next_redis_try_ms;
     int64_t next_sweep_ms;
     int64_t next_gauges_ms;
@@ -303,7 +311,7 @@ static int s_rebuild(deadline_timer_thread_t *self, int64_t now_us)
     size_t *slp = sl;
     if (s_redis_pipeline(self, 1, &sargc, &sv, &slp) != 0)
         return -1;
-    self->loaded_until_us = until;
+    atomic_store(&self->loaded_until_us, until);
     double secs = (double)(clock_mono_us() - t0) / 1e6;
     metrics_inc(self->ctx->m_rebuilds);
     metrics_set(self->ctx->m_rebuild_seconds, secs);
@@ -323,10 +331,10 @@ fail:
 static int s_refill(deadline_timer_thread_t *self, int64_t now_us)
 {
     int64_t until = now_us + self->cfg.horizon_ms * 1000;
-    if (until <= self->loaded_until_us)
+    if (until <= atomic_load(&self->loaded_until_us))
         return 0;
     char from_s[24], until_s[24];
-    snprintf(from_s, sizeof from_s, "%lld", (long long)self->loaded_until_us);
+    snprintf(from_s, sizeof from_s, "%lld", (long long)atomic_load(&self->loaded_until_us));
     snprintf(until_s, sizeof until_s, "%lld", (long long)until);
     const char *p[2] = {from_s, until_s};
     char *err = NULL;
@@ -351,7 +359,7 @@ static int s_refill(deadline_timer_thread_t *self, int64_t now_us)
     }
     PQclear(r);
     if (rc == 0)
-        self->loaded_until_us = until;
+        atomic_store(&self->loaded_until_us, until);
     return rc;
 }
 
@@ -359,9 +367,11 @@ static int s_refill(deadline_timer_thread_t *self, int64_t now_us)
  * refill). */
 static void s_add_timers(deadline_timer_thread_t *self, deadline_timer_t *t, size_t n)
 {
+    deadline_timer_thread_t *p = self->primary ? self->primary : self;
+    int64_t until = atomic_load(&p->loaded_until_us);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (t[i].at_us <= self->loaded_until_us)
+        if (t[i].at_us <= until)
             t[k++] = t[i];
     if (k && self->redis)
         s_redis_members(self, "ZADD", self->k_timers, t, NULL, k);
@@ -380,8 +390,8 @@ static long s_fire_tx(deadline_timer_thread_t *self, const char *const *ids, siz
     size_t nlater = 0, fired = 0;
     int64_t now_us = clock_now_us(self->ctx->clock);
     if (pg_exec_ok(self->pg, "BEGIN", 0, NULL, &err) != 0 ||
-        deadline_fire(self->pg, self->ctx, ids, n, self->cfg.batch, now_us, by, &fired, &later,
-                      &nlater, &err) != 0 ||
+        deadline_fire(self->pg, self->ctx, ids, n, self->cfg.batch, now_us, self->sweep_grace_us,
+                      by, &fired, &later, &nlater, &err) != 0 ||
         pg_exec_ok(self->pg, "COMMIT", 0, NULL, &err) != 0) {
         log_warn("deadline: firing failed, retried", "by=%s error=%s", by, err ? err : "");
         free(err);
@@ -418,7 +428,10 @@ static long s_claim_round(deadline_timer_thread_t *self)
         if (!nogen)
             log_warn("deadline: claim failed", "error=%s", r->str);
         freeReplyObject(r);
-        if (nogen) {
+        if (nogen && self->primary) {
+            /* The primary rebuilds; a worker waits for the generation. */
+            s_sleep_ms(100);
+        } else if (nogen) {
             log_info("deadline: redis index missing, rebuilding", NULL);
             if (s_rebuild(self, now_us) != 0)
                 s_redis_drop(self, "rebuild failed");
@@ -562,6 +575,33 @@ static void s_reload_calendar(deadline_timer_thread_t *self)
              changed);
 }
 
+/* A worker: claims and fires only; the primary does everything else. Two
+ * workers keep PostgreSQL busy on both cores of a small machine while the
+ * other builds its next batch (make bench-deadline). */
+static void *s_run_worker(void *arg)
+{
+    deadline_timer_thread_t *self = arg;
+    while (!atomic_load(&self->stop)) {
+        long claimed = 0;
+        if (s_pg(self) && s_redis(self)) {
+            atomic_store(&self->busy, true);
+            claimed = s_claim_round(self);
+            atomic_store(&self->busy, false);
+        } else {
+            s_sleep_ms(200);
+        }
+        if (claimed < (long)self->cfg.batch)
+            s_sleep_ms(self->cfg.poll_ms);
+    }
+    if (self->redis)
+        redisFree(self->redis);
+    self->redis = NULL;
+    if (self->pg)
+        PQfinish(self->pg);
+    self->pg = NULL;
+    return NULL;
+}
+
 static void *s_run(void *arg)
 {
     deadline_timer_thread_t *self = arg;
@@ -604,6 +644,7 @@ static void *s_run(void *arg)
         int64_t mono = s_mono_ms();
         if (mono >= self->next_sweep_ms) {
             self->next_sweep_ms = mono + self->cfg.sweep_interval_ms;
+            self->sweep_grace_us = self->redis ? self->cfg.sweep_interval_ms * 1000 : 0;
             long n;
             while ((n = s_fire_tx(self, NULL, 0, "sweep")) > 0 && !atomic_load(&self->stop))
                 ;
@@ -630,14 +671,15 @@ static void *s_run(void *arg)
     return NULL;
 }
 
-deadline_timer_thread_t *deadline_timer_start(deadline_ctx_t *ctx,
-                                              const deadline_timer_config_t *config)
+static deadline_timer_thread_t *s_new(deadline_ctx_t *ctx, const deadline_timer_config_t *config,
+                                      deadline_timer_thread_t *primary)
 {
     deadline_timer_thread_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->ctx = ctx;
     self->cfg = *config;
+    self->primary = primary;
     if (self->cfg.batch == 0)
         self->cfg.batch = 1000;
     if (self->cfg.poll_ms <= 0)
@@ -646,29 +688,24 @@ deadline_timer_thread_t *deadline_timer_start(deadline_ctx_t *ctx,
     self->host = strdup(config->redis_host);
     self->password = strdup(config->redis_password ? config->redis_password : "");
     self->prefix = strdup(config->redis_prefix);
-    if (!self->conninfo || !self->host || !self->password || !self->prefix)
-        goto fail;
-    snprintf(self->k_timers, sizeof self->k_timers, "%stimers", self->prefix);
-    snprintf(self->k_inflight, sizeof self->k_inflight, "%sinflight", self->prefix);
-    snprintf(self->k_gen, sizeof self->k_gen, "%sgen", self->prefix);
-    if (pthread_create(&self->thread, NULL, s_run, self) != 0)
-        goto fail;
+    snprintf(self->k_timers, sizeof self->k_timers, "%stimers", config->redis_prefix);
+    snprintf(self->k_inflight, sizeof self->k_inflight, "%sinflight", config->redis_prefix);
+    snprintf(self->k_gen, sizeof self->k_gen, "%sgen", config->redis_prefix);
+    if (!self->conninfo || !self->host || !self->password || !self->prefix ||
+        pthread_create(&self->thread, NULL, primary ? s_run_worker : s_run, self) != 0) {
+        free(self->conninfo);
+        free(self->host);
+        free(self->password);
+        free(self->prefix);
+        free(self);
+        return NULL;
+    }
     self->started = true;
     return self;
-fail:
-    free(self->conninfo);
-    free(self->host);
-    free(self->password);
-    free(self->prefix);
-    free(self);
-    return NULL;
 }
 
-void deadline_timer_stop(deadline_timer_thread_t **self_p)
+static void s_free(deadline_timer_thread_t *self)
 {
-    if (!self_p || !*self_p)
-        return;
-    deadline_timer_thread_t *self = *self_p;
     atomic_store(&self->stop, true);
     if (self->started)
         pthread_join(self->thread, NULL);
@@ -677,10 +714,49 @@ void deadline_timer_stop(deadline_timer_thread_t **self_p)
     free(self->password);
     free(self->prefix);
     free(self);
+}
+
+deadline_timer_thread_t *deadline_timer_start(deadline_ctx_t *ctx,
+                                              const deadline_timer_config_t *config)
+{
+    deadline_timer_thread_t *self = s_new(ctx, config, NULL);
+    if (!self)
+        return NULL;
+    size_t extra = config->workers > 1 ? config->workers - 1 : 0;
+    self->workers = calloc(extra + 1, sizeof *self->workers);
+    for (size_t i = 0; self->workers && i < extra; i++) {
+        self->workers[i] = s_new(ctx, config, self);
+        if (!self->workers[i])
+            break;
+        self->nworkers++;
+    }
+    if (self->nworkers != extra) {
+        deadline_timer_stop(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void deadline_timer_stop(deadline_timer_thread_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    deadline_timer_thread_t *self = *self_p;
+    for (size_t i = 0; i < self->nworkers; i++)
+        atomic_store(&self->workers[i]->stop, true);
+    for (size_t i = 0; i < self->nworkers; i++)
+        s_free(self->workers[i]);
+    free(self->workers);
+    s_free(self);
     *self_p = NULL;
 }
 
 bool deadline_timer_idle(deadline_timer_thread_t *self)
 {
-    return !self || !atomic_load(&self->busy);
+    if (!self)
+        return true;
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (atomic_load(&self->workers[i]->busy))
+            return false;
+    return !atomic_load(&self->busy);
 }

@@ -120,6 +120,7 @@ int main(int argc, char **argv)
         .horizon_ms = config_duration_ms(cfg, "deadline", "horizon"),
         .poll_ms = config_duration_ms(cfg, "deadline", "poll_interval"),
         .batch = (size_t)config_int(cfg, "deadline", "fire_batch"),
+        .workers = (size_t)config_int(cfg, "deadline", "fire_workers"),
     };
     timer = deadline_timer_start(&ctx, &tc);
     if (!timer)

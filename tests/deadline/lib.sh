@@ -88,6 +88,7 @@ redis_port = $DL_REDIS_PORT
 redis_prefix = $DL_PREFIX
 sweep_interval = $DL_SWEEP
 horizon = $DL_HORIZON
+fire_workers = ${DL_WORKERS:-1}
 calendar_file = $DL_CALENDAR
 INI
 }
@@ -139,9 +140,14 @@ dl_clock_set() { # the shared offset in µs, so that the clock reads $1 (epoch s
 
 dl_teardown() {
   dl_stop_daemon KILL
-  [ -n "$DL_UP_I" ] && kill "$DL_UP_I" 2>/dev/null
-  [ -n "$DL_UP_R" ] && kill "$DL_UP_R" 2>/dev/null
-  wait 2>/dev/null
+  local up=()
+  [ -n "$DL_UP_I" ] && up+=("$DL_UP_I")
+  [ -n "$DL_UP_R" ] && up+=("$DL_UP_R")
+  if [ ${#up[@]} -gt 0 ]; then
+    kill "${up[@]}" 2>/dev/null
+    wait "${up[@]}" 2>/dev/null
+  fi
+  DL_UP_I= DL_UP_R=
   if [ -z "${DL_KEEP:-}" ] && [ -n "${DL_NAME:-}" ]; then
     dl_psql -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS $DL_D CASCADE" \
       -c "DROP SCHEMA IF EXISTS $DL_I CASCADE" -c "DROP SCHEMA IF EXISTS $DL_R CASCADE" >/dev/null 2>&1
