@@ -206,6 +206,19 @@ void intake_sql_rollback(PGconn *conn)
     PQclear(PQexec(conn, "ROLLBACK"));
 }
 
+/* Leave pipeline mode. If results are still owed (a send failed half
+ * way), the session cannot be trusted with its next job: start it afresh
+ * (a broken connection is replaced by the worker anyway). */
+static int s_pipeline_leave(PGconn *conn)
+{
+    if (PQexitPipelineMode(conn) == 1)
+        return 0;
+    log_error("intake: cannot leave pipeline mode; reconnecting", "error=\"%s\"",
+              PQerrorMessage(conn));
+    PQreset(conn);
+    return -1;
+}
+
 int intake_sql_pipeline(PGconn *conn, size_t n, const intake_stmt_t *stmts, PGresult **res,
                         char sqlstate[6])
 {
@@ -225,7 +238,7 @@ int intake_sql_pipeline(PGconn *conn, size_t n, const intake_stmt_t *stmts, PGre
         /* the connection is gone: nothing more to read; the worker reconnects */
         log_error("intake: pipeline failed", "error=\"%s\"", PQerrorMessage(conn));
         snprintf(sqlstate, 6, "08000");
-        PQexitPipelineMode(conn);
+        s_pipeline_leave(conn);
         return -1;
     }
     for (size_t i = 0; i < sent; i++) {
@@ -262,10 +275,8 @@ int intake_sql_pipeline(PGconn *conn, size_t n, const intake_stmt_t *stmts, PGre
         if (sync)
             break;
     }
-    if (PQexitPipelineMode(conn) != 1) {
-        log_error("intake: cannot leave pipeline mode", "error=\"%s\"", PQerrorMessage(conn));
+    if (s_pipeline_leave(conn) != 0)
         rc = -1;
-    }
     if (rc != 0 && !sqlstate[0])
         snprintf(sqlstate, 6, "08000");
     return rc;
