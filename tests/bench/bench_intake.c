@@ -2,6 +2,9 @@
  *
  *   bench_intake --url URL --token T --court C --deputy D [--clients 8] [--seconds 10]
  *
+ * --court and --token may be comma-separated lists of the same length
+ * (court i with token i): client k registers in court k mod n.
+ *
  * Each client is a thread with one keep-alive connection that registers
  * items back to back (each with its own Idempotency-Key), timing every
  * request. Prints one line: count, rate, p50 and p99 latency (and refusals,
@@ -51,11 +54,12 @@ static void *s_client(void *arg)
     double end = s_now() + c->seconds;
     for (unsigned long i = 0; s_now() < end; i++) {
         snprintf(key, sizeof key, "Idempotency-Key: bench-%d-%lu-%ld", c->id, i, (long)t);
-        snprintf(body, sizeof body,
-                 "{\"kind\":\"between-sessions\",\"channel\":\"letter\",\"source\":\"deputy-direct\","
-                 "\"deputies\":[{\"deputy\":\"%s\",\"lead\":true}],\"title\":\"压测登记 %d-%lu\","
-                 "\"content\":\"关于加强诉讼服务中心建设的建议。\",\"received_at\":\"%s\"}",
-                 c->deputy, c->id, i, received);
+        snprintf(
+            body, sizeof body,
+            "{\"kind\":\"between-sessions\",\"channel\":\"letter\",\"source\":\"deputy-direct\","
+            "\"deputies\":[{\"deputy\":\"%s\",\"lead\":true}],\"title\":\"压测登记 %d-%lu\","
+            "\"content\":\"关于加强诉讼服务中心建设的建议。\",\"received_at\":\"%s\"}",
+            c->deputy, c->id, i, received);
         struct curl_slist *hs = curl_slist_append(NULL, auth);
         hs = curl_slist_append(hs, "Content-Type: application/json");
         hs = curl_slist_append(hs, key);
@@ -92,29 +96,54 @@ static int s_cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},     {"token", required_argument, NULL, 't'},
-        {"court", required_argument, NULL, 'c'},   {"deputy", required_argument, NULL, 'd'},
-        {"clients", required_argument, NULL, 'n'}, {"seconds", required_argument, NULL, 's'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"court", required_argument, NULL, 'c'},
+                                         {"deputy", required_argument, NULL, 'd'},
+                                         {"clients", required_argument, NULL, 'n'},
+                                         {"seconds", required_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
     const char *url = NULL, *token = NULL, *court = NULL, *deputy = NULL;
     int clients = 8;
     double seconds = 10;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'u': url = optarg; break;
-        case 't': token = optarg; break;
-        case 'c': court = optarg; break;
-        case 'd': deputy = optarg; break;
-        case 'n': clients = atoi(optarg); break;
-        case 's': seconds = atof(optarg); break;
-        default: return 2;
+        case 'u':
+            url = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'c':
+            court = optarg;
+            break;
+        case 'd':
+            deputy = optarg;
+            break;
+        case 'n':
+            clients = atoi(optarg);
+            break;
+        case 's':
+            seconds = atof(optarg);
+            break;
+        default:
+            return 2;
         }
     }
-    if (!url || !token || !court || !deputy || clients < 1 || clients > 256) {
-        fprintf(stderr, "usage: bench_intake --url URL --token T --court C --deputy D "
-                        "[--clients N] [--seconds S]\n");
+    /* court and token lists: "a,b,c" */
+    char *courts_s = court ? strdup(court) : NULL, *tokens_s = token ? strdup(token) : NULL;
+    const char *courts[64], *tokens[64];
+    int n_courts = 0, n_tokens = 0;
+    for (char *save = NULL, *t = courts_s ? strtok_r(courts_s, ",", &save) : NULL;
+         t && n_courts < 64; t = strtok_r(NULL, ",", &save))
+        courts[n_courts++] = t;
+    for (char *save = NULL, *t = tokens_s ? strtok_r(tokens_s, ",", &save) : NULL;
+         t && n_tokens < 64; t = strtok_r(NULL, ",", &save))
+        tokens[n_tokens++] = t;
+    if (!url || !n_tokens || n_tokens != n_courts || !deputy || clients < 1 || clients > 256) {
+        fprintf(stderr, "usage: bench_intake --url URL --token T[,T2...] --court C[,C2...] "
+                        "--deputy D [--clients N] [--seconds S]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -122,7 +151,11 @@ int main(int argc, char **argv)
     pthread_t *th = calloc((size_t)clients, sizeof *th);
     double t0 = s_now();
     for (int i = 0; i < clients; i++) {
-        cl[i] = (client_t){.id = i, .url = url, .token = token, .court = court, .deputy = deputy,
+        cl[i] = (client_t){.id = i,
+                           .url = url,
+                           .token = tokens[i % n_tokens],
+                           .court = courts[i % n_courts],
+                           .deputy = deputy,
                            .seconds = seconds};
         pthread_create(&th[i], NULL, s_client, &cl[i]);
     }
@@ -142,11 +175,15 @@ int main(int argc, char **argv)
     }
     qsort(all, total, sizeof *all, s_cmp);
     double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)total * 0.99)] : 0;
-    printf("registrations=%zu seconds=%.2f rate=%.1f p50_ms=%.2f p99_ms=%.2f refused=%zu clients=%d\n",
-           total, elapsed, (double)total / elapsed, p50, p99, refused, clients);
+    printf(
+        "registrations=%zu seconds=%.2f rate=%.1f p50_ms=%.2f p99_ms=%.2f refused=%zu clients=%d "
+        "courts=%d\n",
+        total, elapsed, (double)total / elapsed, p50, p99, refused, clients, n_courts);
     free(all);
     free(cl);
     free(th);
+    free(courts_s);
+    free(tokens_s);
     curl_global_cleanup();
     return refused ? 1 : 0;
 }
