@@ -426,14 +426,18 @@ bus_apply_t deadline_apply_routing(PGconn *conn, const Liaison__V1__Envelope *en
                        "UPDATE item SET lead_department_id = $2, state = 'transferred' "
                        "WHERE item_id = $1",
                        2, p, reason, reason_size);
-        if (rc == BUS_APPLY_OK &&
-            (strcmp(kind, "session-proposal") == 0 || strcmp(kind, "remark") == 0))
+        /* The answer deadline follows the item to its (new) lead department:
+         * session items and remarks have theirs from registration, and an
+         * item returned (退回) and transferred again keeps its period. */
+        if (rc == BUS_APPLY_OK)
             rc = s_sql(conn, "answer department",
                        "UPDATE deadline SET department_id = $2 WHERE item_id = $1 AND "
                        "stage NOT IN ('met', 'cancelled') AND rule_id <> 'transfer'",
                        2, p, reason, reason_size);
-        else if (rc == BUS_APPLY_OK && strcmp(kind, "complaint-letter") != 0)
-            /* Art. 15: 交办起两个月内答复. */
+        /* Art. 15: 交办起两个月内答复 (a second transfer finds it open). A
+         * reopened round has its rehandle deadline instead. */
+        if (rc == BUS_APPLY_OK && round == 1 && strcmp(kind, "session-proposal") != 0 &&
+            strcmp(kind, "remark") != 0 && strcmp(kind, "complaint-letter") != 0)
             rc = s_open(conn, ctx, env, m->item_id, DOMAIN_RULE_ANSWER_BETWEEN, round, day, lead,
                         reason, reason_size);
         liaison__v1__item_transferred__free_unpacked(m, NULL);
