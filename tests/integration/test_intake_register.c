@@ -887,6 +887,91 @@ static void test_batch_mixed(void)
         bad_keys, added, events - outbox_before);
 }
 
+/* A registration that fails after its serial was taken (court t-c's counter
+ * is at its end: 500) rolls its batch back; the others of the batch are
+ * then registered one by one, and nothing of t-c is stored or numbered. */
+
+#define FULL_CLIENTS 6
+#define FULL_ROUNDS  10
+
+typedef struct {
+    int id;
+    int ok, exhausted, wrong;
+} full_t;
+
+static void *s_full_client(void *arg)
+{
+    full_t *f = arg;
+    CURL *c = curl_easy_init();
+    for (int j = 0; j < FULL_ROUNDS; j++) {
+        int k = (f->id + j) % 3;
+        char path[64], key[64], title[64];
+        snprintf(path, sizeof path, "/v1/courts/%s/items", s_mix_courts[k]);
+        snprintf(key, sizeof key, "full-%d-%d", f->id, j);
+        snprintf(title, sizeof title, "满号 %d-%d", f->id, j);
+        char *body = good_body(s_mix_deputies[k], title);
+        resp_t r;
+        http(c, "POST", path, s_mix_token(k), "application/json", key, body, strlen(body), &r);
+        if (k == 2 && r.status == 500)
+            f->exhausted++;
+        else if (k != 2 && r.status == 201)
+            f->ok++;
+        else
+            f->wrong++;
+        free(r.body);
+        free(body);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void test_batch_rollback(void)
+{
+    long long prev = scalar("SELECT last_serial FROM %s.regnum_counter WHERE court_id = 't-c' "
+                            "ORDER BY year DESC LIMIT 1",
+                            g_schema);
+    long long c_items = scalar("SELECT count(*) FROM %s.item WHERE court_id = 't-c'", g_schema);
+    long long set = scalar("WITH u AS (UPDATE %s.regnum_counter SET last_serial = 999999999 WHERE "
+                           "court_id = 't-c' RETURNING 1) SELECT count(*) FROM u",
+                           g_schema);
+    pthread_t th[FULL_CLIENTS];
+    full_t fl[FULL_CLIENTS];
+    for (int i = 0; i < FULL_CLIENTS; i++) {
+        fl[i] = (full_t){.id = i};
+        pthread_create(&th[i], NULL, s_full_client, &fl[i]);
+    }
+    int ok = 0, exhausted = 0, wrong = 0;
+    for (int i = 0; i < FULL_CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        ok += fl[i].ok;
+        exhausted += fl[i].exhausted;
+        wrong += fl[i].wrong;
+    }
+    int want_c = 0;
+    for (int i = 0; i < FULL_CLIENTS; i++)
+        for (int j = 0; j < FULL_ROUNDS; j++)
+            want_c += (i + j) % 3 == 2;
+    tap(set >= 1 && ok == FULL_CLIENTS * FULL_ROUNDS - want_c && exhausted == want_c && wrong == 0,
+        "a registration failing inside a batch sinks no other: %d registered, %d refused 500 "
+        "(counter at its end), %d wrong",
+        ok, exhausted, wrong);
+    long long c_after = scalar("SELECT count(*) FROM %s.item WHERE court_id = 't-c'", g_schema);
+    long long counter = scalar("SELECT max(last_serial) FROM %s.regnum_counter WHERE court_id = "
+                               "'t-c'",
+                               g_schema);
+    long long keys =
+        scalar("SELECT count(*) FROM %s.idempotency WHERE court_id = 't-c' AND idem_key LIKE "
+               "'full-%%'",
+               g_schema);
+    tap(c_after == c_items && counter == 999999999 && keys == 0,
+        "the failed ones stored nothing: %lld items of t-c before and after, counter untouched, "
+        "%lld keys",
+        c_after, keys);
+    scalar("WITH u AS (UPDATE %s.regnum_counter SET last_serial = %lld WHERE court_id = 't-c' "
+           "RETURNING 1) SELECT count(*) FROM u",
+           g_schema, prev);
+}
+
 /* ---- the rest ---------------------------------------------------------------------- */
 
 static void test_registration(CURL *c)
@@ -1068,6 +1153,7 @@ int main(void)
         test_bad_requests(c);
         test_rls();
         test_batch_mixed();
+        test_batch_rollback();
         test_concurrency();
     }
     curl_easy_cleanup(c);
