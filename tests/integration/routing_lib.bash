@@ -29,20 +29,29 @@ sql() { psql -X -qtA -v ON_ERROR_STOP=1 "$LIAISON_PG_ADMIN_DSN" -c "$1"; }
 
 routing_start() {
   : >"$R_DIR/liaison.ini"
+  touch "$R_DIR/routing.log"
+  local start_line
+  start_line=$(($(wc -l <"$R_DIR/routing.log") + 1))
   LIAISON_ROUTING_POSTGRES_DSN="host=127.0.0.1 port=$LIAISON_PG_PORT dbname=$LIAISON_PG_DB user=liaison_routing passfile=$LIAISON_PG_PASSFILE options='-c search_path=$R_SCHEMA'" \
   LIAISON_ROUTING_HTTP_PORT=0 LIAISON_COMMON_BUS_ROUTING=tcp://127.0.0.1:0 \
   LIAISON_COMMON_BUS_INTAKE="$INTAKE_BUS" \
   LIAISON_COMMON_MODE=development LIAISON_COMMON_LOG_LEVEL=info \
     ${ROUTING_WRAPPER:-} "$ROOT/$B/bin/liaison-routing" --config "$R_DIR/liaison.ini" >>"$R_DIR/routing.log" 2>&1 </dev/null &
   R_PID=$!
-  local start_line
-  start_line=$(wc -l <"$R_DIR/routing.log")
   R_URL=""
   for _ in $(seq 1 300); do
     local port
-    port=$(tail -n +"$((start_line))" "$R_DIR/routing.log" | sed -n 's/.*msg="http listening".* port=\([0-9]*\).*/\1/p' | tail -1)
+    port=$(tail -n +"$start_line" "$R_DIR/routing.log" | sed -n 's/.*msg="http listening".* port=\([0-9]*\).*/\1/p' | tail -1)
     if [ -n "$port" ] && curl -fs -m 1 "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
       R_URL=http://127.0.0.1:$port
+      # liaisonctl finds it in its configuration (not through the environment:
+      # LIAISON_ROUTING_* variables are the daemon's own configuration)
+      [ -n "${INTAKE_URL:-}" ] && cat >"$R_DIR/liaisonctl.conf" <<INI
+[liaisonctl]
+intake = $INTAKE_URL
+routing = $R_URL
+token_file = $INTAKE_DIR/operator.token
+INI
       return 0
     fi
     kill -0 "$R_PID" 2>/dev/null || { tail -20 "$R_DIR/routing.log" >&2; return 1; }
@@ -76,7 +85,6 @@ INI
   export LIAISON_CONFIG=$R_DIR/liaisonctl.conf
   env B="$B" scripts/demo "$R_DIR" >/dev/null || return 1
   routing_start || return 1
-  export LIAISON_ROUTING_URL=$R_URL
   # one token per role and person (staff codes of deploy/demo/staff.csv)
   T_OFFICE=$($CTL token create --role liaison_office --court $COURT --staff s13 --name 罗佳 2>/dev/null)
   T_PRESIDENT=$($CTL token create --role leader --court $COURT --staff s01 --name 陈建国 2>/dev/null)
@@ -122,7 +130,8 @@ act() { api POST "/v1/courts/$COURT/items/$2/$3" "$1" "${4:-}" "${5:-}"; }
 item_state() { api GET "/v1/courts/$COURT/items/$1" "$T_AUDITOR"; jq -r .state <<<"$BODY"; }
 item_json() { api GET "/v1/courts/$COURT/items/$1" "$T_AUDITOR"; echo "$BODY"; }
 
-# register KIND TITLE "d001 d002" [EXTRA JSON members] → ITEM (routing has it)
+# register KIND TITLE "d001 d002" [EXTRA JSON members] → ITEM (routing has it;
+# NOWAIT=1: intake has it, routing may not yet)
 register() {
   local kind=$1 title=$2 deps=$3 extra=${4:-}
   local dj="" d first=1
@@ -138,6 +147,7 @@ register() {
         --data-binary "$body" "$INTAKE_URL/v1/courts/$COURT/items")
   ITEM=$(jq -r '.item_id // empty' <<<"$out")
   [ -n "$ITEM" ] || { echo "# register failed: $out" >&2; return 1; }
+  [ -n "${NOWAIT:-}" ] && return 0
   wait_for 10 bash -c "[ \"\$(psql -X -qtA \"$LIAISON_PG_ADMIN_DSN\" -c \"SELECT count(*) FROM $R_SCHEMA.item WHERE item_id = '$ITEM'\")\" = 1 ]"
 }
 
