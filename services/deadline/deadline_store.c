@@ -129,10 +129,30 @@ static const char s_hex[] = "0123456789abcdef";
 
 /* ---- the batched outbox ---------------------------------------------------------- */
 
+/* The envelopes travel as one binary bytea[] parameter (PostgreSQL's
+ * array_send format: ndim, has-null flag, element type, dimension, lower
+ * bound, then length + bytes per element, all big-endian): a text array of
+ * hex would be twice the bytes and parsed by the server character by
+ * character, which was the most expensive step of firing. */
 struct deadline_outbox {
-    sbuf_t ids, types, hex;
+    sbuf_t ids, types, bin;
     size_t n;
 };
+
+#define BYTEA_OID 17u
+
+static void s_be32(sbuf_t *b, uint32_t v)
+{
+    char x[4] = {(char)(v >> 24), (char)(v >> 16), (char)(v >> 8), (char)v};
+    sb_addn(b, x, 4);
+}
+
+static void s_bin_reset(sbuf_t *b)
+{
+    sb_reset(b);
+    char header[20] = {0};
+    sb_addn(b, header, sizeof header); /* filled in at flush */
+}
 
 deadline_outbox_t *deadline_outbox_new(void)
 {
@@ -140,7 +160,7 @@ deadline_outbox_t *deadline_outbox_new(void)
     if (self) {
         arr_open(&self->ids);
         arr_open(&self->types);
-        arr_open(&self->hex);
+        s_bin_reset(&self->bin);
     }
     return self;
 }
@@ -152,7 +172,7 @@ void deadline_outbox_destroy(deadline_outbox_t **self_p)
     deadline_outbox_t *self = *self_p;
     sb_release(&self->ids);
     sb_release(&self->types);
-    sb_release(&self->hex);
+    sb_release(&self->bin);
     free(self);
     *self_p = NULL;
 }
@@ -174,22 +194,11 @@ int deadline_outbox_add(deadline_outbox_t *self, const Liaison__V1__Envelope *en
     }
     arr_str(&self->ids, env->event_id);
     arr_str(&self->types, env->type);
-    sb_add(&self->hex, self->hex.len > 1 ? ",\"" : "\"");
-    char chunk[512];
-    size_t k = 0;
-    for (size_t i = 0; i < len; i++) {
-        chunk[k++] = s_hex[buf[i] >> 4];
-        chunk[k++] = s_hex[buf[i] & 15];
-        if (k == sizeof chunk) {
-            sb_addn(&self->hex, chunk, k);
-            k = 0;
-        }
-    }
-    sb_addn(&self->hex, chunk, k);
-    sb_add(&self->hex, "\"");
+    s_be32(&self->bin, (uint32_t)len);
+    sb_addn(&self->bin, (const char *)buf, len);
     free(buf);
     self->n++;
-    return self->hex.failed || self->ids.failed || self->types.failed ? -1 : 0;
+    return self->bin.failed || self->ids.failed || self->types.failed ? -1 : 0;
 }
 
 int deadline_outbox_flush(deadline_outbox_t *self, PGconn *conn, char **error)
@@ -198,23 +207,46 @@ int deadline_outbox_flush(deadline_outbox_t *self, PGconn *conn, char **error)
         return 0;
     arr_close(&self->ids);
     arr_close(&self->types);
-    arr_close(&self->hex);
     int rc = -1;
-    if (self->ids.failed || self->types.failed || self->hex.failed) {
+    if (self->ids.failed || self->types.failed || self->bin.failed ||
+        self->bin.len > (size_t)INT32_MAX) {
         *error = strdup("out of memory");
     } else {
-        /* unnest over several arrays zips them in order, so the events
-         * keep the order they were added in (and their outbox ids). */
-        const char *p[4] = {DEADLINE_STREAM, self->ids.data, self->types.data, self->hex.data};
-        rc = pg_exec_ok(conn,
-                        "INSERT INTO bus_outbox (stream, event_id, type, envelope) "
-                        "SELECT $1, u.e, u.t, decode(u.h, 'hex') "
-                        "FROM unnest($2::uuid[], $3::text[], $4::text[]) AS u(e, t, h)",
-                        4, p, error);
+        sbuf_t head = {0};
+        s_be32(&head, 1);         /* ndim */
+        s_be32(&head, 0);         /* no NULLs */
+        s_be32(&head, BYTEA_OID); /* element type */
+        s_be32(&head, (uint32_t)self->n);
+        s_be32(&head, 1); /* lower bound */
+        if (head.failed) {
+            *error = strdup("out of memory");
+        } else {
+            memcpy(self->bin.data, head.data, 20);
+            /* unnest over several arrays zips them in order, so the events
+             * keep the order they were added in (and their outbox ids). */
+            const char *values[4] = {DEADLINE_STREAM, self->ids.data, self->types.data,
+                                     self->bin.data};
+            int lengths[4] = {0, 0, 0, (int)self->bin.len};
+            int formats[4] = {0, 0, 0, 1};
+            PGresult *r = PQexecParams(conn,
+                                       "INSERT INTO bus_outbox (stream, event_id, type, envelope) "
+                                       "SELECT $1, u.e, u.t, u.b "
+                                       "FROM unnest($2::uuid[], $3::text[], $4::bytea[]) "
+                                       "AS u(e, t, b)",
+                                       4, NULL, values, lengths, formats, 0);
+            if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+                rc = 0;
+            } else {
+                const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
+                *error = strdup(msg && *msg ? msg : "outbox insert failed");
+            }
+            PQclear(r);
+        }
+        sb_release(&head);
     }
     arr_open(&self->ids);
     arr_open(&self->types);
-    arr_open(&self->hex);
+    s_bin_reset(&self->bin);
     self->n = 0;
     return rc;
 }
@@ -947,6 +979,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
     const char **fired_ids = NULL;
     int rc = -1;
 
+    int64_t t0 = clock_mono_us(), t_sel = 0, t_upd = 0, t_build = 0, t_hist = 0;
     if (ids) {
         arr_open(&a1);
         for (size_t i = 0; i < n; i++)
@@ -960,6 +993,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
     }
     if (!sel)
         goto out;
+    t_sel = clock_mono_us();
     int rows = PQntuples(sel);
     *later = calloc((size_t)rows + 1, sizeof **later);
     if (!*later)
@@ -1031,6 +1065,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
     }
     if (!upd)
         goto out;
+    t_upd = clock_mono_us();
     int nup = PQntuples(upd);
     fired_ids = calloc((size_t)nup + 1, sizeof *fired_ids);
     if (!fired_ids)
@@ -1195,6 +1230,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
         *error = strdup("cannot build the stage events");
         goto out;
     }
+    t_build = clock_mono_us();
     {
         const char *p[7] = {a1.data, a2.data, a3.data, a4.data, a5.data, now_s, by};
         if (pg_exec_ok(conn,
@@ -1206,8 +1242,16 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
                        7, p, error) != 0)
             goto out;
     }
+    t_hist = clock_mono_us();
+    size_t events = deadline_outbox_count(ob);
     if (deadline_outbox_flush(ob, conn, error) != 0)
         goto out;
+    log_debug("deadline: fired",
+              "by=%s rows=%d fired=%zu events=%zu select_ms=%.1f update_ms=%.1f "
+              "build_ms=%.1f history_ms=%.1f outbox_ms=%.1f",
+              by, rows, *fired, events, (double)(t_sel - t0) / 1e3, (double)(t_upd - t_sel) / 1e3,
+              (double)(t_build - t_upd) / 1e3, (double)(t_hist - t_build) / 1e3,
+              (double)(clock_mono_us() - t_hist) / 1e3);
     rc = 0;
     goto out;
 oom:

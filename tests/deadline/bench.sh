@@ -27,7 +27,7 @@ RPORT=$(dl_free_port)
 RPID=
 cleanup() { dl_teardown; [ -n "$RPID" ] && kill -9 "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null; }
 trap cleanup EXIT
-DL_PRIVATE_REDIS=1 DL_REDIS_PORT=$RPORT DL_SWEEP=2s DL_HORIZON=90d DL_PREFIX=bench: DL_LOG_LEVEL=info
+DL_PRIVATE_REDIS=1 DL_REDIS_PORT=$RPORT DL_SWEEP=2s DL_HORIZON=90d DL_PREFIX=bench: DL_LOG_LEVEL=${DL_LOG_LEVEL:-info}
 dl_setup bench_deadline || exit 1
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DL_DIR" \
   >>"$DL_DIR/redis.log" 2>&1 &

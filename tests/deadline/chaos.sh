@@ -37,7 +37,7 @@ redis_stop() { [ -n "$RPID" ] && kill -9 "$RPID" 2>/dev/null; wait "$RPID" 2>/de
 cleanup() { dl_teardown; redis_stop; }
 trap cleanup EXIT
 
-DL_PRIVATE_REDIS=1 DL_REDIS_PORT=$RPORT DL_SWEEP=${SWEEP_S}s DL_PREFIX=chaos: DL_LOG_LEVEL=info
+DL_PRIVATE_REDIS=1 DL_REDIS_PORT=$RPORT DL_SWEEP=${SWEEP_S}s DL_PREFIX=chaos: DL_LOG_LEVEL=${DL_LOG_LEVEL:-info}
 DL_KEEP=1 # the schemas stay for inspection; the next run drops them
 dl_setup chaos_deadline || exit 1
 redis_start || { say "cannot start redis on $RPORT"; exit 1; }
