@@ -98,7 +98,18 @@ void loop_destroy(loop_t **self_p)
     loop_t *self = *self_p;
     if (self->signal_fd >= 0) {
         close(self->signal_fd);
-        /* drop what is pending, then give the thread its old mask back */
+        /* Drop what is pending, then give the thread its old mask back: a
+         * second SIGTERM that came during shutdown would otherwise be
+         * delivered the moment it is unblocked and kill the process with
+         * the default action instead of letting it exit cleanly. */
+        sigset_t ours;
+        sigemptyset(&ours);
+        sigaddset(&ours, SIGTERM);
+        sigaddset(&ours, SIGINT);
+        sigaddset(&ours, SIGHUP);
+        const struct timespec now = {0, 0};
+        while (sigtimedwait(&ours, NULL, &now) > 0)
+            ;
         pthread_sigmask(SIG_SETMASK, &self->old_mask, NULL);
     }
     for (size_t i = 0; i < self->n_timers; i++)

@@ -286,6 +286,22 @@ static void test_signals(void **state)
     assert_false(sigismember(&now, SIGHUP));
 }
 
+/* A SIGTERM still pending when the loop is destroyed (a second one sent
+ * during shutdown) is dropped, not delivered with its default action. */
+static void test_pending_signal_dropped_at_destroy(void **state)
+{
+    loop_t *loop = loop_new();
+    sigrec_t r = {0};
+    assert_int_equal(0, loop_handle_signals(loop, on_signal, &r));
+    raise(SIGTERM);
+    loop_destroy(&loop);
+    /* still alive here: the process was not terminated */
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGTERM));
+    assert_int_equal(0, r.n);
+}
+
 static void test_now_is_monotonic(void **state)
 {
     uint64_t a = loop_now_ms();
@@ -306,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_fd_remove_inside_handler),
         cmocka_unit_test(test_zmq_socket),
         cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_pending_signal_dropped_at_destroy),
         cmocka_unit_test(test_now_is_monotonic),
     };
     return cmocka_run_group_tests_name("common_loop", tests, NULL, NULL);
