@@ -25,17 +25,29 @@
 #include "ctl/ctl_http.h"
 #include "ctl/ctl_routing.h"
 
-static const char *const s_verbs[] = {"propose",       "approve",
-                                      "decline",       "reject-plan",
-                                      "transfer",      "accept",
-                                      "return",        "consult",
-                                      "co-opinion",    "draft-reply",
-                                      "approve-reply", "reject-reply",
-                                      "reply",         "evaluate",
-                                      "reopen",        "answer-on-spot",
-                                      "forward",       "forward-result",
-                                      "withdraw",      "close",
-                                      "history",       NULL};
+static const char *const s_verbs[] = {"propose",
+                                      "approve",
+                                      "decline",
+                                      "reject-plan",
+                                      "transfer",
+                                      "accept",
+                                      "return",
+                                      "consult",
+                                      "co-opinion",
+                                      "progress",
+                                      "draft-reply",
+                                      "approve-reply",
+                                      "reject-reply",
+                                      "reply",
+                                      "evaluate",
+                                      "reopen",
+                                      "answer-on-spot",
+                                      "forward",
+                                      "forward-result",
+                                      "withdraw",
+                                      "close",
+                                      "history",
+                                      NULL};
 
 bool ctl_item_workflow_verb(const char *verb)
 {
@@ -65,6 +77,7 @@ static void s_usage(FILE *out)
         "letter|other]\n"
         "                 [--participant NAME]...   (面商, Art. 14)\n"
         "  co-opinion     --opinion T    (a co-handler's opinion to the lead unit, Art. 14)\n"
+        "  progress       --progress T [--result-reported]   (Art. 20: to the liaison office)\n"
         "  draft-reply    --category A|B|C --text T\n"
         "  approve-reply  [--comment T]  (the supervising court leader, Art. 14)\n"
         "  reject-reply   --reason T\n"
@@ -192,14 +205,14 @@ static void s_show_history(json_t *j)
 
 /* The text options every verb may carry, as the request's fields. */
 static const char *const s_fields[] = {
-    "opinion", "approver", "comment",    "reason", "date",   "mode",
-    "summary", "category", "text",       "deputy", "method", "satisfaction",
-    "answer",  "target",   "department", "note",   "result", NULL};
+    "opinion", "approver", "comment", "reason",       "date",   "mode",   "summary",    "category",
+    "text",    "deputy",   "method",  "satisfaction", "answer", "target", "department", "note",
+    "result",  "progress", NULL};
 
 static int s_workflow(int argc, char **argv)
 {
     const char *verb = argv[0];
-    enum { O_COURT = 1000, O_JSON, O_KEY, O_FILE, O_LEAD, O_CO, O_PART, O_INS, O_HELP };
+    enum { O_COURT = 1000, O_JSON, O_KEY, O_FILE, O_LEAD, O_CO, O_PART, O_INS, O_RR, O_HELP };
     struct option opts[40];
     size_t n = 0;
     for (size_t i = 0; s_fields[i]; i++)
@@ -212,6 +225,7 @@ static int s_workflow(int argc, char **argv)
     opts[n++] = (struct option){"co", required_argument, NULL, O_CO};
     opts[n++] = (struct option){"participant", required_argument, NULL, O_PART};
     opts[n++] = (struct option){"instructions", required_argument, NULL, O_INS};
+    opts[n++] = (struct option){"result-reported", no_argument, NULL, O_RR};
     opts[n++] = (struct option){"help", no_argument, NULL, O_HELP};
     opts[n] = (struct option){NULL, 0, NULL, 0};
     const char *court = NULL, *key = NULL, *file = NULL, *instructions = "";
@@ -248,6 +262,9 @@ static int s_workflow(int argc, char **argv)
             break;
         case O_INS:
             instructions = optarg;
+            break;
+        case O_RR:
+            json_object_set_new(body, "result_reported", json_true());
             break;
         case O_HELP:
             s_usage(stdout);

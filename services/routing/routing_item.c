@@ -1057,6 +1057,52 @@ static int c_co_opinion(cmd_t *c)
                : -1;
 }
 
+/* Art. 20: the department reports progress to the liaison office (联络办应当
+ *与承办部门保持联系，掌握办理进展). Recorded on an item the departments hold;
+ * a report that states the handling result (result_reported) stops the
+ * escalation of the deadline daemon's urging chain (经两次催办仍未报告办理
+ * 结果的, 向分管领导通报). No transition. */
+static int c_progress(cmd_t *c)
+{
+    const char *progress;
+    if (!s_need_department(c, NULL, "report progress on") ||
+        !s_text(c, "progress", true, TEXT_MAX_BYTES, &progress))
+        return -1;
+    json_t *rr = json_object_get(c->body, "result_reported");
+    if (rr && !json_is_boolean(rr)) {
+        routing_job_problem(c->job, 422, "invalid_value", "result_reported",
+                            "result_reported is true or false.",
+                            "result_reported 应为 true 或 false。");
+        return -1;
+    }
+    domain_state_t st = c->dom.state;
+    if (st != DOMAIN_STATE_TRANSFERRED && st != DOMAIN_STATE_IN_HANDLING &&
+        st != DOMAIN_STATE_REPLY_DRAFTED && st != DOMAIN_STATE_REPLY_APPROVED) {
+        char en[256], zh[256];
+        snprintf(en, sizeof en,
+                 "refused: cannot report progress on an item in state %s (%s): the item is not "
+                 "with the departments",
+                 domain_state_name(st), domain_state_name_zh(st));
+        snprintf(zh, sizeof zh, "事项当前状态为“%s”，不能报告办理进展。", domain_state_name_zh(st));
+        routing_job_problem(c->job, 409, "invalid_state", NULL, en, zh);
+        json_object_set_new(c->job->answer, "state", json_string(domain_state_name(st)));
+        return -1;
+    }
+    Liaison__V1__ItemTransition tr;
+    Liaison__V1__HandlingProgressReported m = LIAISON__V1__HANDLING_PROGRESS_REPORTED__INIT;
+    m.item_id = c->item_id;
+    m.transition = s_tr(c, &tr, st, st);
+    m.department_id = c->tok.department;
+    m.progress = (char *)progress;
+    m.result_reported = json_is_true(rr);
+    m.by = &c->actor;
+    return s_emit(c, &m.base, "progress", st, st,
+                  json_pack("{s:s, s:s, s:b}", "department", c->tok.department, "progress",
+                            progress, "result_reported", json_is_true(rr)))
+               ? 0
+               : -1;
+}
+
 /* The reply categories of the court (A/B/C unless configured). */
 static bool s_category_ok(cmd_t *c, const char *category, const char *field)
 {
@@ -1726,6 +1772,7 @@ static const cmd_def_t s_commands[] = {
     {"return", c_return},
     {"consult", c_consult},
     {"co-opinion", c_co_opinion},
+    {"progress", c_progress},
     {"draft-reply", c_draft_reply},
     {"approve-reply", c_approve_reply},
     {"reject-reply", c_reject_reply},

@@ -26,13 +26,14 @@ ok "item transfer" bash -c "LIAISON_TOKEN=$T_OFFICE $CTL item transfer --court $
 ok "the department's queue holds it" bash -c "LIAISON_TOKEN=$T_M1 $CTL queue department --court $COURT --json | jq -e --arg i $ID '.items[0].item_id == \$i'"
 ok "item co-opinion (m2 to m1)" c "$T_M2" item co-opinion --court $COURT $ID --opinion 同意
 ok "item consult" c "$T_M1" item consult --court $COURT $ID --summary 代表认可 --mode phone --participant 王海涛
+ok "item progress --result-reported" bash -c "LIAISON_TOKEN=$T_M1 $CTL item progress --court $COURT $ID --progress 已有结果 --result-reported | grep -q HandlingProgressReported"
 ok "item draft-reply" c "$T_M1" item draft-reply --court $COURT $ID --category A --text 已采纳
 ok "item approve-reply" c "$T_LEADER2" item approve-reply --court $COURT $ID
 ok "item reply" c "$T_OFFICE" item reply --court $COURT $ID --method letter
 ok "item evaluate" c "$T_OFFICE" item evaluate --court $COURT $ID --satisfaction satisfied
 ok "item close" bash -c "LIAISON_TOKEN=$T_OFFICE $CTL item close --court $COURT $ID | grep -q 'ItemClosed'"
-ok "item history: every step" bash -c "LIAISON_TOKEN=$T_AUDITOR $CTL item history --court $COURT $ID --json | jq -e '[.history[].action] == [\"register\",\"propose\",\"approve\",\"transfer\",\"co-opinion\",\"accept\",\"consult\",\"draft-reply\",\"approve-reply\",\"reply\",\"evaluate\",\"close\"]'"
-ok "item history for people" bash -c "LIAISON_TOKEN=$T_AUDITOR $CTL item history --court $COURT $ID | grep -q '(12 steps; now closed)'"
+ok "item history: every step" bash -c "LIAISON_TOKEN=$T_AUDITOR $CTL item history --court $COURT $ID --json | jq -e '[.history[].action] == [\"register\",\"propose\",\"approve\",\"transfer\",\"co-opinion\",\"accept\",\"consult\",\"progress\",\"draft-reply\",\"approve-reply\",\"reply\",\"evaluate\",\"close\"]'"
+ok "item history for people" bash -c "LIAISON_TOKEN=$T_AUDITOR $CTL item history --court $COURT $ID | grep -q '(13 steps; now closed)'"
 c "$T_OFFICE" item close --court $COURT $ID >/dev/null 2>&1; rc=$?
 ok "close a closed item: exit 3" test "$rc" = 3
 c "$T_OFFICE" item approve --court $COURT >/dev/null 2>&1; rc=$?

@@ -77,6 +77,8 @@ refused "Art. 15: xz can no longer draft" 403 wrong_department "$T_XZ" $L draft-
 refused "Art. 15: re-transfer needs departments" 422 missing_field "$T_OFFICE" $L transfer ''
 step "Art. 15: the office transfers it again, to zx" "$T_OFFICE" $L transfer '{"assignments":[{"department":"zx","role":"lead"}]}' transferred
 step "Art. 15: zx takes it in hand" "$T_ZX" $L accept '' in-handling
+refused "Art. 20: progress from a department not assigned" 403 wrong_department "$T_M1" $L progress '{"progress":"x"}'
+step "Art. 20: zx reports progress with its result" "$T_ZX" $L progress '{"progress":"已完成调研，正在起草答复","result_reported":true}' in-handling
 step "Art. 15: zx drafts" "$T_ZX" $L draft-reply '{"category":"B","text":"正在规范执行程序。"}' reply-drafted
 step "Art. 15: zx's supervising leader (s02) sends the draft back" "$T_LEADER2" $L reject-reply '{"reason":"请补充时间表"}' in-handling
 step "Art. 15: zx drafts again (revision 2)" "$T_ZX" $L draft-reply '{"category":"B","text":"正在规范执行程序，年底完成。"}' reply-drafted
@@ -85,7 +87,7 @@ step "Art. 15: s02 approves" "$T_LEADER2" $L approve-reply '' reply-approved
 step "Art. 15: replied" "$T_OFFICE" $L reply '{"method":"letter"}' replied
 step "Art. 15: basically satisfied" "$T_OFFICE" $L evaluate '{"satisfaction":"basic"}' evaluated
 step "Art. 15: closed" "$T_OFFICE" $L close '' closed
-ok "Art. 15: events in order" test "$(outbox_types $L)" = "HandlingPlanProposed ItemApproved ItemTransferred ItemReturned ItemTransferred HandlingStarted ReplyDrafted ReplyRejected ReplyDrafted ReplyApproved ReplySent ReplyEvaluated ItemClosed"
+ok "Art. 15: events in order" test "$(outbox_types $L)" = "HandlingPlanProposed ItemApproved ItemTransferred ItemReturned ItemTransferred HandlingStarted HandlingProgressReported ReplyDrafted ReplyRejected ReplyDrafted ReplyApproved ReplySent ReplyEvaluated ItemClosed"
 
 # ---- Art. 15: not listed (不列入办理事项), still answered ---------------------------
 register between-sessions "关于法院食堂的意见" "d004"
