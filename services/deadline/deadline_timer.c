@@ -645,17 +645,23 @@ static void *s_run(void *arg)
         if (mono >= self->next_sweep_ms) {
             self->next_sweep_ms = mono + self->cfg.sweep_interval_ms;
             self->sweep_grace_us = self->redis ? self->cfg.sweep_interval_ms * 1000 : 0;
+            /* While Redis hands out full batches it is working through a
+             * backlog in order; sweeping the same rows would only make the
+             * two wait on each other's row locks. */
             long n;
-            while ((n = s_fire_tx(self, NULL, 0, "sweep")) > 0 && !atomic_load(&self->stop))
-                ;
+            if (!(self->redis && claimed >= (long)self->cfg.batch))
+                while ((n = s_fire_tx(self, NULL, 0, "sweep")) > 0 && !atomic_load(&self->stop))
+                    ;
             if (self->redis) {
                 s_retry_inflight(self, now_us - 5000000);
                 if (self->redis && s_refill(self, now_us) != 0)
                     log_warn("deadline: horizon refill failed", NULL);
             }
         }
+        /* The gauges count the open deadlines (a scan of the table): every
+         * 30 s, so that at a million rows the scan does not hold up timers. */
         if (mono >= self->next_gauges_ms) {
-            self->next_gauges_ms = mono + 5000;
+            self->next_gauges_ms = mono + 30000;
             s_gauges(self, now_us);
         }
         atomic_store(&self->busy, false);
