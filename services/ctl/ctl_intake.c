@@ -14,7 +14,8 @@
  *   liaisonctl directory show --court C KIND [--search TEXT] [--json]
  *          (KIND: departments, staff, groups, deputies, or "court" for the court itself)
  *   liaisonctl directory end-term --court C DEPUTY --date YYYY-MM-DD [--reason R] [--json]
- *   liaisonctl token create --role ROLE [--court C] [--department D] [--staff S] [--name N] [--json]
+ *   liaisonctl token create --role ROLE [--court C] [--department D] [--staff S] [--name N]
+ *                           [--json]
  *   liaisonctl token revoke SHA256 [--reason R]
  *
  * Tables for people, --json for scripts (the daemon's JSON, unchanged).

@@ -161,7 +161,10 @@ void ctl_routing_show_workflow(json_t *item)
     json_t *allowed = json_object_get(wf, "allowed");
     if (json_array_size(allowed)) {
         printf("next:");
-        json_array_foreach(allowed, i, e) printf(" %s", json_string_value(e));
+        json_array_foreach(allowed, i, e)
+        {
+            printf(" %s", json_string_value(e));
+        }
         printf("\n");
     }
 }
@@ -209,6 +212,8 @@ static const char *const s_fields[] = {
     "text",    "deputy",   "method",  "satisfaction", "answer", "target", "department", "note",
     "result",  "progress", NULL};
 
+#define N_FIELDS (sizeof s_fields / sizeof s_fields[0] - 1)
+
 static int s_workflow(int argc, char **argv)
 {
     const char *verb = argv[0];
@@ -234,7 +239,7 @@ static int s_workflow(int argc, char **argv)
     int o, rc = CTL_EXIT_USAGE;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (o >= 0 && o < O_COURT) {
+        if (o >= 0 && (size_t)o < N_FIELDS) {
             json_object_set_new(body, s_fields[o], json_string(optarg));
             continue;
         }
@@ -304,10 +309,14 @@ static int s_workflow(int argc, char **argv)
         if (json_array_size(leads) || json_array_size(cos)) {
             json_t *a = json_array();
             json_array_foreach(leads, i, e)
+            {
                 json_array_append_new(a, json_pack("{s:O, s:s, s:s}", "department", e, "role",
                                                    "lead", "instructions", instructions));
+            }
             json_array_foreach(cos, i, e)
+            {
                 json_array_append_new(a, json_pack("{s:O, s:s}", "department", e, "role", "co"));
+            }
             json_object_set_new(body, "assignments", a);
         }
         if (json_array_size(parts))
