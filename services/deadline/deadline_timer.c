@@ -74,6 +74,8 @@ struct deadline_timer_thread {
     deadline_timer_thread_t *primary; /* NULL for the primary itself */
     deadline_timer_thread_t **workers;
     size_t nworkers;
+    pthread_t gauge_thread;
+    bool gauge_started;
     int64_t next_redis_try_ms;
     int64_t next_sweep_ms;
     int64_t next_gauges_ms;
@@ -501,40 +503,72 @@ static void s_retry_inflight(deadline_timer_thread_t *self, int64_t older_than_u
     freeReplyObject(r);
 }
 
-/* Gauges: pending, due soon, overdue, timers in Redis. */
-static void s_gauges(deadline_timer_thread_t *self, int64_t now_us)
+/* The counts behind the pending / due soon / overdue gauges scan the open
+ * deadlines, which at a million rows takes long enough to hold up timers:
+ * they run on a thread and connection of their own, every 30 s. */
+static void *s_run_gauges(void *arg)
 {
-    char now_s[24], soon_s[24];
-    snprintf(now_s, sizeof now_s, "%lld", (long long)now_us);
-    snprintf(soon_s, sizeof soon_s, "%lld", (long long)(now_us + self->ctx->due_soon_us));
-    const char *p[2] = {now_s, soon_s};
-    char *err = NULL;
-    PGresult *r = pg_exec_blocking(
-        self->pg,
-        "SELECT count(*) FILTER (WHERE stage IN ('pending', 'reminded')), "
-        "  count(*) FILTER (WHERE stage IN ('pending', 'reminded') AND due_at_us > $1::bigint "
-        "                   AND due_at_us <= $2::bigint), "
-        "  count(*) FILTER (WHERE stage IN ('due', 'urged', 'escalated') OR "
-        "                   (stage IN ('pending', 'reminded') AND due_at_us <= $1::bigint)) "
-        "FROM deadline WHERE stage NOT IN ('met', 'cancelled')",
-        2, p, &err);
-    if (r) {
-        metrics_set(self->ctx->m_pending, atof(PQgetvalue(r, 0, 0)));
-        metrics_set(self->ctx->m_due_soon, atof(PQgetvalue(r, 0, 1)));
-        metrics_set(self->ctx->m_overdue, atof(PQgetvalue(r, 0, 2)));
-        PQclear(r);
-    }
-    free(err);
-    if (self->redis) {
-        redisReply *z = redisCommand(self->redis, "ZCARD %s", self->k_timers);
-        if (!z) {
-            s_redis_drop(self, self->redis->errstr);
-            return;
+    deadline_timer_thread_t *self = arg;
+    PGconn *conn = NULL;
+    int64_t next_ms = 0;
+    while (!atomic_load(&self->stop)) {
+        if (s_mono_ms() < next_ms) {
+            s_sleep_ms(100);
+            continue;
         }
-        if (z->type == REDIS_REPLY_INTEGER)
-            metrics_set(self->ctx->m_redis_timers, (double)z->integer);
-        freeReplyObject(z);
+        next_ms = s_mono_ms() + 30000;
+        char *err = NULL;
+        if (!conn || PQstatus(conn) != CONNECTION_OK) {
+            if (conn)
+                PQfinish(conn);
+            conn = pg_connect_blocking(self->conninfo, &err);
+            free(err);
+            err = NULL;
+            if (!conn) {
+                next_ms = s_mono_ms() + 1000;
+                continue;
+            }
+        }
+        int64_t now_us = clock_now_us(self->ctx->clock);
+        char now_s[24], soon_s[24];
+        snprintf(now_s, sizeof now_s, "%lld", (long long)now_us);
+        snprintf(soon_s, sizeof soon_s, "%lld", (long long)(now_us + self->ctx->due_soon_us));
+        const char *p[2] = {now_s, soon_s};
+        PGresult *r = pg_exec_blocking(
+            conn,
+            "SELECT count(*) FILTER (WHERE stage IN ('pending', 'reminded')), "
+            "  count(*) FILTER (WHERE stage IN ('pending', 'reminded') AND due_at_us > $1::bigint "
+            "                   AND due_at_us <= $2::bigint), "
+            "  count(*) FILTER (WHERE stage IN ('due', 'urged', 'escalated') OR "
+            "                   (stage IN ('pending', 'reminded') AND due_at_us <= $1::bigint)) "
+            "FROM deadline WHERE stage NOT IN ('met', 'cancelled')",
+            2, p, &err);
+        if (r) {
+            metrics_set(self->ctx->m_pending, atof(PQgetvalue(r, 0, 0)));
+            metrics_set(self->ctx->m_due_soon, atof(PQgetvalue(r, 0, 1)));
+            metrics_set(self->ctx->m_overdue, atof(PQgetvalue(r, 0, 2)));
+            PQclear(r);
+        }
+        free(err);
     }
+    if (conn)
+        PQfinish(conn);
+    return NULL;
+}
+
+/* Timers in the Redis index. */
+static void s_gauges(deadline_timer_thread_t *self)
+{
+    if (!self->redis)
+        return;
+    redisReply *z = redisCommand(self->redis, "ZCARD %s", self->k_timers);
+    if (!z) {
+        s_redis_drop(self, self->redis->errstr);
+        return;
+    }
+    if (z->type == REDIS_REPLY_INTEGER)
+        metrics_set(self->ctx->m_redis_timers, (double)z->integer);
+    freeReplyObject(z);
 }
 
 static void s_reload_calendar(deadline_timer_thread_t *self)
@@ -658,11 +692,9 @@ static void *s_run(void *arg)
                     log_warn("deadline: horizon refill failed", NULL);
             }
         }
-        /* The gauges count the open deadlines (a scan of the table): every
-         * 30 s, so that at a million rows the scan does not hold up timers. */
         if (mono >= self->next_gauges_ms) {
-            self->next_gauges_ms = mono + 30000;
-            s_gauges(self, now_us);
+            self->next_gauges_ms = mono + 5000;
+            s_gauges(self);
         }
         atomic_store(&self->busy, false);
         if (claimed < (long)self->cfg.batch)
@@ -740,6 +772,7 @@ deadline_timer_thread_t *deadline_timer_start(deadline_ctx_t *ctx,
         deadline_timer_stop(&self);
         return NULL;
     }
+    self->gauge_started = pthread_create(&self->gauge_thread, NULL, s_run_gauges, self) == 0;
     return self;
 }
 
@@ -753,6 +786,9 @@ void deadline_timer_stop(deadline_timer_thread_t **self_p)
     for (size_t i = 0; i < self->nworkers; i++)
         s_free(self->workers[i]);
     free(self->workers);
+    atomic_store(&self->stop, true);
+    if (self->gauge_started)
+        pthread_join(self->gauge_thread, NULL);
     s_free(self);
     *self_p = NULL;
 }
