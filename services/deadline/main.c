@@ -13,8 +13,9 @@
  *
  * Redis: the timer thread keeps its own connection (deadline_timer.c says
  * why), and losing Redis only delays stages by up to the sweep interval,
- * so Redis is not a readiness condition: /metrics shows
- * liaison_deadline_redis_up instead.
+ * so Redis is not a readiness condition: /readyz shows it "degraded" while
+ * it is down (the daemon stays ready) and /metrics has
+ * liaison_deadline_redis_up.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,12 @@ static int s_metrics(deadline_ctx_t *ctx, metrics_t *m)
     return ctx->m_lateness && ctx->m_fired && ctx->m_pending ? 0 : -1;
 }
 
+static bool s_redis_up(void *arg)
+{
+    deadline_ctx_t *ctx = arg;
+    return metrics_value(ctx->m_redis_up) > 0;
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -97,7 +104,8 @@ int main(int argc, char **argv)
         log_error("deadline: cannot load the work calendar", "error=%s", err);
         goto out;
     }
-    if (s_metrics(&ctx, daemon_metrics(d)) != 0)
+    if (s_metrics(&ctx, daemon_metrics(d)) != 0 ||
+        daemon_add_degraded_check(d, "redis", s_redis_up, &ctx) != 0)
         goto out;
     pg_t *pg = daemon_postgres(d);
     conninfo = daemon_conninfo(d);
