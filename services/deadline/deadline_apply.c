@@ -20,7 +20,10 @@
  *   ReplySent        to every deputy of the round (each separately, Art. 14),
  *                    or to the congress organ: meets the answer deadlines;
  *                    to the lead unit: meets answer-co.
- *   CoHandlerOpinionSubmitted  meets answer-co.
+ *   CoHandlerOpinionSubmitted  to the lead unit outside the court (Art. 14:
+ *                    协办的建议可直接答复主办单位) meets answer-co; an
+ *                    opinion to a lead department of this court is internal
+ *                    work and meets nothing.
  *   HandlingProgressReported with the result: no escalation (Art. 20:
  *                    经两次催办仍未报告办理结果的 …).
  *   ItemNotListed    cancels transfer. ItemForwarded, ItemWithdrawn,
@@ -494,8 +497,10 @@ bus_apply_t deadline_apply_routing(PGconn *conn, const Liaison__V1__Envelope *en
     if (s_is(env, T("CoHandlerOpinionSubmitted"))) {
         UNPACK(Liaison__V1__CoHandlerOpinionSubmitted, liaison__v1__co_handler_opinion_submitted);
         const char *co[1] = {"answer-co"};
-        rc = s_close(conn, ctx, env, m->item_id, co, 1, s_round(m->transition), true,
-                     s_date(NULL, env), 0, NULL, reason, reason_size);
+        rc = BUS_APPLY_OK;
+        if (!m->lead_department_id || !*m->lead_department_id)
+            rc = s_close(conn, ctx, env, m->item_id, co, 1, s_round(m->transition), true,
+                         s_date(NULL, env), 0, NULL, reason, reason_size);
         liaison__v1__co_handler_opinion_submitted__free_unpacked(m, NULL);
         return rc;
     }
