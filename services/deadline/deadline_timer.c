@@ -71,6 +71,7 @@ struct deadline_timer_thread {
      * interval while Redis answers (only timers missing from the index are
      * its business then), 0 without Redis. */
     int64_t sweep_grace_us;
+    bool sweep_more;                  /* the last sweep batch was full: go on next round */
     deadline_timer_thread_t *primary; /* NULL for the primary itself */
     deadline_timer_thread_t **workers;
     size_t nworkers;
@@ -679,25 +680,29 @@ static void *s_run(void *arg)
         if (mono >= self->next_sweep_ms) {
             self->next_sweep_ms = mono + self->cfg.sweep_interval_ms;
             self->sweep_grace_us = self->redis ? self->cfg.sweep_interval_ms * 1000 : 0;
-            /* While Redis hands out full batches it is working through a
-             * backlog in order; sweeping the same rows would only make the
-             * two wait on each other's row locks. */
-            long n;
-            if (!(self->redis && claimed >= (long)self->cfg.batch))
-                while ((n = s_fire_tx(self, NULL, 0, "sweep")) > 0 && !atomic_load(&self->stop))
-                    ;
+            self->sweep_more = true;
             if (self->redis) {
                 s_retry_inflight(self, now_us - 5000000);
                 if (self->redis && s_refill(self, now_us) != 0)
                     log_warn("deadline: horizon refill failed", NULL);
             }
         }
+        /* One sweep batch per round, between Redis claims, until no row is
+         * overdue past the grace: a long backlog must not keep the thread
+         * in the sweep while new timers fall due. While Redis hands out full
+         * batches it is working through that backlog in order, and sweeping
+         * the same rows would only make the two wait on each other's locks. */
+        long swept = 0;
+        if (self->sweep_more && !(self->redis && claimed >= (long)self->cfg.batch)) {
+            swept = s_fire_tx(self, NULL, 0, "sweep");
+            self->sweep_more = swept >= (long)self->cfg.batch;
+        }
         if (mono >= self->next_gauges_ms) {
             self->next_gauges_ms = mono + 5000;
             s_gauges(self);
         }
         atomic_store(&self->busy, false);
-        if (claimed < (long)self->cfg.batch)
+        if (claimed < (long)self->cfg.batch && swept < (long)self->cfg.batch)
             s_sleep_ms(self->cfg.poll_ms);
     }
     if (self->redis)
