@@ -146,8 +146,8 @@ void ctl_http_print_problem(const char *command, const ctl_http_resp_t *r)
     const char *field = json_string_value(json_object_get(r->json, "field"));
     const char *detail = json_string_value(json_object_get(r->json, "detail"));
     const char *zh = json_string_value(json_object_get(r->json, "detail_zh"));
-    fprintf(stderr, "liaisonctl %s: %ld %s%s%s%s: %s%s%s\n", command, r->status, code ? code : "error",
-            field ? " (" : "", field ? field : "", field ? ")" : "",
+    fprintf(stderr, "liaisonctl %s: %ld %s%s%s%s: %s%s%s\n", command, r->status,
+            code ? code : "error", field ? " (" : "", field ? field : "", field ? ")" : "",
             detail ? detail : (r->body ? r->body : ""), zh ? " / " : "", zh ? zh : "");
     json_t *errors = json_object_get(r->json, "errors");
     size_t i;
@@ -155,9 +155,9 @@ void ctl_http_print_problem(const char *command, const ctl_http_resp_t *r)
     json_array_foreach(errors, i, e)
     {
         const char *col = json_string_value(json_object_get(e, "column"));
-        fprintf(stderr, "  line %lld%s%s: %s\n", (long long)json_integer_value(json_object_get(e, "line")),
-                col ? ", column " : "", col ? col : "",
-                json_string_value(json_object_get(e, "reason")));
+        fprintf(stderr, "  line %lld%s%s: %s\n",
+                (long long)json_integer_value(json_object_get(e, "line")), col ? ", column " : "",
+                col ? col : "", json_string_value(json_object_get(e, "reason")));
     }
 }
 

@@ -17,10 +17,10 @@
 #include <stddef.h>
 
 typedef struct {
-    long status;   /* 0 when no answer came */
-    char *body;    /* NUL-terminated */
+    long status; /* 0 when no answer came */
+    char *body;  /* NUL-terminated */
     size_t len;
-    json_t *json;  /* the body parsed, when it is JSON */
+    json_t *json;    /* the body parsed, when it is JSON */
     char error[256]; /* transport error, when status is 0 */
 } ctl_http_resp_t;
 

@@ -94,14 +94,15 @@ static void s_show_item(json_t *j)
 {
     printf("%-14s %s\n", "number", s_str(j, "registration_number"));
     printf("%-14s %s\n", "item", s_str(j, "item_id"));
-    printf("%-14s %s / %s / %s\n", "kind", s_str(j, "kind"), s_str(j, "channel"), s_str(j, "source"));
+    printf("%-14s %s / %s / %s\n", "kind", s_str(j, "kind"), s_str(j, "channel"),
+           s_str(j, "source"));
     printf("%-14s %s\n", "court role", s_str(j, "court_role"));
     printf("%-14s %s\n", "title", s_str(j, "title"));
     size_t i;
     json_t *d;
     json_array_foreach(json_object_get(j, "deputies"), i, d)
-    printf("%-14s %s (%s)%s\n", i ? "" : "deputies", s_str(d, "name"), s_str(d, "code"),
-           json_is_true(json_object_get(d, "lead")) ? " 领衔" : "");
+        printf("%-14s %s (%s)%s\n", i ? "" : "deputies", s_str(d, "name"), s_str(d, "code"),
+               json_is_true(json_object_get(d, "lead")) ? " 领衔" : "");
     printf("%-14s %s\n", "received", s_str(j, "received_at"));
     printf("%-14s %s%s%s\n", "registered", s_str(j, "registered_at"),
            json_is_true(json_object_get(j, "registered_late")) ? "  late: " : "",
@@ -138,33 +139,41 @@ static void s_show_items(json_t *j)
 
 static void s_item_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: liaisonctl item register --court C (--file ITEM.json | --kind K --channel CH\n"
-            "                               --source S --deputy D [--deputy D2 ...] [--lead D]\n"
-            "                               --title T (--content TEXT | --content-file F)\n"
-            "                               [--received-at RFC3339] [--late-reason R]\n"
-            "                               [--court-role lead|co]) [--idempotency-key K] [--json]\n"
-            "       liaisonctl item show --court C ID [--json]\n"
-            "       liaisonctl item list --court C [--kind K] [--deputy D] [--late true|false]\n"
-            "                            [--from DATE] [--to DATE] [--limit N] [--cursor X] [--json]\n"
-            "Exit: 0 ok, 1 failure, 2 usage, 3 refused.\n");
+    fprintf(
+        out,
+        "usage: liaisonctl item register --court C (--file ITEM.json | --kind K --channel CH\n"
+        "                               --source S --deputy D [--deputy D2 ...] [--lead D]\n"
+        "                               --title T (--content TEXT | --content-file F)\n"
+        "                               [--received-at RFC3339] [--late-reason R]\n"
+        "                               [--court-role lead|co]) [--idempotency-key K] [--json]\n"
+        "       liaisonctl item show --court C ID [--json]\n"
+        "       liaisonctl item list --court C [--kind K] [--deputy D] [--late true|false]\n"
+        "                            [--from DATE] [--to DATE] [--limit N] [--cursor X] [--json]\n"
+        "Exit: 0 ok, 1 failure, 2 usage, 3 refused.\n");
 }
 
 static int s_item_register(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"court", required_argument, NULL, 'c'},      {"file", required_argument, NULL, 'f'},
-        {"kind", required_argument, NULL, 'k'},       {"channel", required_argument, NULL, 'C'},
-        {"source", required_argument, NULL, 's'},     {"deputy", required_argument, NULL, 'd'},
-        {"lead", required_argument, NULL, 'l'},       {"title", required_argument, NULL, 't'},
-        {"content", required_argument, NULL, 'b'},    {"content-file", required_argument, NULL, 'B'},
-        {"received-at", required_argument, NULL, 'r'}, {"late-reason", required_argument, NULL, 'L'},
-        {"court-role", required_argument, NULL, 'R'}, {"idempotency-key", required_argument, NULL, 'i'},
-        {"json", no_argument, NULL, 'j'},             {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"court", required_argument, NULL, 'c'},
+                                         {"file", required_argument, NULL, 'f'},
+                                         {"kind", required_argument, NULL, 'k'},
+                                         {"channel", required_argument, NULL, 'C'},
+                                         {"source", required_argument, NULL, 's'},
+                                         {"deputy", required_argument, NULL, 'd'},
+                                         {"lead", required_argument, NULL, 'l'},
+                                         {"title", required_argument, NULL, 't'},
+                                         {"content", required_argument, NULL, 'b'},
+                                         {"content-file", required_argument, NULL, 'B'},
+                                         {"received-at", required_argument, NULL, 'r'},
+                                         {"late-reason", required_argument, NULL, 'L'},
+                                         {"court-role", required_argument, NULL, 'R'},
+                                         {"idempotency-key", required_argument, NULL, 'i'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *court = NULL, *file = NULL, *kind = NULL, *channel = NULL, *source = NULL,
-               *lead = NULL, *title = NULL, *content = NULL, *content_file = NULL,
-               *received = NULL, *late = NULL, *role = NULL, *idem = NULL;
+               *lead = NULL, *title = NULL, *content = NULL, *content_file = NULL, *received = NULL,
+               *late = NULL, *role = NULL, *idem = NULL;
     const char *deputies[MAX_DEPUTIES];
     size_t n_dep = 0;
     bool json = false;
@@ -172,30 +181,62 @@ static int s_item_register(int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': court = optarg; break;
-        case 'f': file = optarg; break;
-        case 'k': kind = optarg; break;
-        case 'C': channel = optarg; break;
-        case 's': source = optarg; break;
+        case 'c':
+            court = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'k':
+            kind = optarg;
+            break;
+        case 'C':
+            channel = optarg;
+            break;
+        case 's':
+            source = optarg;
+            break;
         case 'd':
             if (n_dep < MAX_DEPUTIES)
                 deputies[n_dep++] = optarg;
             break;
-        case 'l': lead = optarg; break;
-        case 't': title = optarg; break;
-        case 'b': content = optarg; break;
-        case 'B': content_file = optarg; break;
-        case 'r': received = optarg; break;
-        case 'L': late = optarg; break;
-        case 'R': role = optarg; break;
-        case 'i': idem = optarg; break;
-        case 'j': json = true; break;
-        case 'h': s_item_usage(stdout); return CTL_EXIT_OK;
-        default: s_item_usage(stderr); return CTL_EXIT_USAGE;
+        case 'l':
+            lead = optarg;
+            break;
+        case 't':
+            title = optarg;
+            break;
+        case 'b':
+            content = optarg;
+            break;
+        case 'B':
+            content_file = optarg;
+            break;
+        case 'r':
+            received = optarg;
+            break;
+        case 'L':
+            late = optarg;
+            break;
+        case 'R':
+            role = optarg;
+            break;
+        case 'i':
+            idem = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            s_item_usage(stdout);
+            return CTL_EXIT_OK;
+        default:
+            s_item_usage(stderr);
+            return CTL_EXIT_USAGE;
         }
     }
-    if (!court || optind != argc || (!file && (!kind || !channel || !source || !title ||
-                                               (!content && !content_file)))) {
+    if (!court || optind != argc ||
+        (!file && (!kind || !channel || !source || !title || (!content && !content_file)))) {
         fprintf(stderr, "liaisonctl item register: --court and either --file or --kind, --channel, "
                         "--source, --title and --content are required\n");
         s_item_usage(stderr);
@@ -261,32 +302,59 @@ static int s_item_register(int argc, char **argv)
 
 static int s_item_read(int argc, char **argv, bool list)
 {
-    static const struct option opts[] = {
-        {"court", required_argument, NULL, 'c'}, {"kind", required_argument, NULL, 'k'},
-        {"deputy", required_argument, NULL, 'd'}, {"late", required_argument, NULL, 'L'},
-        {"from", required_argument, NULL, 'f'},  {"to", required_argument, NULL, 't'},
-        {"limit", required_argument, NULL, 'n'}, {"cursor", required_argument, NULL, 'x'},
-        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"court", required_argument, NULL, 'c'},
+                                         {"kind", required_argument, NULL, 'k'},
+                                         {"deputy", required_argument, NULL, 'd'},
+                                         {"late", required_argument, NULL, 'L'},
+                                         {"from", required_argument, NULL, 'f'},
+                                         {"to", required_argument, NULL, 't'},
+                                         {"limit", required_argument, NULL, 'n'},
+                                         {"cursor", required_argument, NULL, 'x'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *court = NULL;
-    const char *q[7][2] = {{"kind", NULL}, {"deputy", NULL}, {"late", NULL}, {"received_from", NULL},
-                           {"received_to", NULL}, {"limit", NULL}, {"cursor", NULL}};
+    const char *q[7][2] = {{"kind", NULL},          {"deputy", NULL},      {"late", NULL},
+                           {"received_from", NULL}, {"received_to", NULL}, {"limit", NULL},
+                           {"cursor", NULL}};
     bool json = false;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': court = optarg; break;
-        case 'k': q[0][1] = optarg; break;
-        case 'd': q[1][1] = optarg; break;
-        case 'L': q[2][1] = optarg; break;
-        case 'f': q[3][1] = optarg; break;
-        case 't': q[4][1] = optarg; break;
-        case 'n': q[5][1] = optarg; break;
-        case 'x': q[6][1] = optarg; break;
-        case 'j': json = true; break;
-        case 'h': s_item_usage(stdout); return CTL_EXIT_OK;
-        default: s_item_usage(stderr); return CTL_EXIT_USAGE;
+        case 'c':
+            court = optarg;
+            break;
+        case 'k':
+            q[0][1] = optarg;
+            break;
+        case 'd':
+            q[1][1] = optarg;
+            break;
+        case 'L':
+            q[2][1] = optarg;
+            break;
+        case 'f':
+            q[3][1] = optarg;
+            break;
+        case 't':
+            q[4][1] = optarg;
+            break;
+        case 'n':
+            q[5][1] = optarg;
+            break;
+        case 'x':
+            q[6][1] = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            s_item_usage(stdout);
+            return CTL_EXIT_OK;
+        default:
+            s_item_usage(stderr);
+            return CTL_EXIT_USAGE;
         }
     }
     if (!court || (list ? optind != argc : optind != argc - 1)) {
@@ -314,7 +382,8 @@ static int s_item_read(int argc, char **argv, bool list)
     int rc = ctl_http("intake", "GET", path, NULL, NULL, 0, NULL, &r);
     if (!list && rc == CTL_EXIT_OK) /* the workflow is routing's */
         ctl_routing_augment_item(court, argv[optind], &r);
-    return s_finish(list ? "item list" : "item show", rc, &r, json, list ? s_show_items : s_show_item);
+    return s_finish(list ? "item list" : "item show", rc, &r, json,
+                    list ? s_show_items : s_show_item);
 }
 
 int ctl_item(int argc, char **argv)
@@ -343,15 +412,16 @@ int ctl_item(int argc, char **argv)
 
 static void s_directory_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: liaisonctl directory court --court C --name NAME [--short-name S] [--template T]\n"
-            "                                  [--zone Z] [--json]\n"
-            "       liaisonctl directory import --court C KIND FILE.csv [--json]\n"
-            "       liaisonctl directory show --court C KIND [--search TEXT] [--json]\n"
-            "       liaisonctl directory end-term --court C DEPUTY --date YYYY-MM-DD [--reason R]\n"
-            "KIND: departments, staff, groups, deputies (show also: court).\n"
-            "CSV: UTF-8, first line the column names (Chinese or English); all rows or none.\n"
-            "Exit: 0 ok, 1 failure, 2 usage, 3 refused (each bad row printed).\n");
+    fprintf(
+        out,
+        "usage: liaisonctl directory court --court C --name NAME [--short-name S] [--template T]\n"
+        "                                  [--zone Z] [--json]\n"
+        "       liaisonctl directory import --court C KIND FILE.csv [--json]\n"
+        "       liaisonctl directory show --court C KIND [--search TEXT] [--json]\n"
+        "       liaisonctl directory end-term --court C DEPUTY --date YYYY-MM-DD [--reason R]\n"
+        "KIND: departments, staff, groups, deputies (show also: court).\n"
+        "CSV: UTF-8, first line the column names (Chinese or English); all rows or none.\n"
+        "Exit: 0 ok, 1 failure, 2 usage, 3 refused (each bad row printed).\n");
 }
 
 static void s_show_import(json_t *j)
@@ -376,8 +446,8 @@ static const char *s_join(json_t *arr, char *buf, size_t size)
     size_t n = 0, i;
     json_t *v;
     buf[0] = '\0';
-    json_array_foreach(arr, i, v)
-    n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%s", i ? "、" : "", json_string_value(v));
+    json_array_foreach(arr, i, v) n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%s",
+                                                        i ? "、" : "", json_string_value(v));
     return buf;
 }
 
@@ -433,13 +503,17 @@ static void s_show_list(json_t *j)
 
 int ctl_directory(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"court", required_argument, NULL, 'c'},    {"name", required_argument, NULL, 'n'},
-        {"short-name", required_argument, NULL, 's'}, {"template", required_argument, NULL, 't'},
-        {"zone", required_argument, NULL, 'z'},     {"search", required_argument, NULL, 'q'},
-        {"date", required_argument, NULL, 'd'},     {"reason", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"court", required_argument, NULL, 'c'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"short-name", required_argument, NULL, 's'},
+                                         {"template", required_argument, NULL, 't'},
+                                         {"zone", required_argument, NULL, 'z'},
+                                         {"search", required_argument, NULL, 'q'},
+                                         {"date", required_argument, NULL, 'd'},
+                                         {"reason", required_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     if (argc < 2) {
         s_directory_usage(stderr);
         return CTL_EXIT_USAGE;
@@ -458,17 +532,39 @@ int ctl_directory(int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': court = optarg; break;
-        case 'n': name = optarg; break;
-        case 's': short_name = optarg; break;
-        case 't': tmpl = optarg; break;
-        case 'z': zone = optarg; break;
-        case 'q': search = optarg; break;
-        case 'd': date = optarg; break;
-        case 'r': reason = optarg; break;
-        case 'j': json = true; break;
-        case 'h': s_directory_usage(stdout); return CTL_EXIT_OK;
-        default: s_directory_usage(stderr); return CTL_EXIT_USAGE;
+        case 'c':
+            court = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 's':
+            short_name = optarg;
+            break;
+        case 't':
+            tmpl = optarg;
+            break;
+        case 'z':
+            zone = optarg;
+            break;
+        case 'q':
+            search = optarg;
+            break;
+        case 'd':
+            date = optarg;
+            break;
+        case 'r':
+            reason = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            s_directory_usage(stdout);
+            return CTL_EXIT_OK;
+        default:
+            s_directory_usage(stderr);
+            return CTL_EXIT_USAGE;
         }
     }
     if (!court) {
@@ -549,7 +645,8 @@ int ctl_directory(int argc, char **argv)
 
 static void s_token_usage(FILE *out)
 {
-    fprintf(out, "usage: liaisonctl token create --role ROLE [--court C] [--department D] [--staff S] [--name N] [--json]\n"
+    fprintf(out, "usage: liaisonctl token create --role ROLE [--court C] [--department D] [--staff "
+                 "S] [--name N] [--json]\n"
                  "       liaisonctl token revoke SHA256 [--reason R]\n"
                  "ROLE: liaison_office, leader, department, operator, auditor, system.\n"
                  "The token is printed once; only its SHA-256 is stored.\n");
@@ -566,12 +663,15 @@ static void s_show_token(json_t *j)
 
 int ctl_token(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"role", required_argument, NULL, 'r'}, {"court", required_argument, NULL, 'c'},
-        {"department", required_argument, NULL, 'd'}, {"name", required_argument, NULL, 'n'},
-        {"reason", required_argument, NULL, 'R'}, {"json", no_argument, NULL, 'j'},
-        {"staff", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
+                                         {"court", required_argument, NULL, 'c'},
+                                         {"department", required_argument, NULL, 'd'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"reason", required_argument, NULL, 'R'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"staff", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     if (argc < 2) {
         s_token_usage(stderr);
         return CTL_EXIT_USAGE;
@@ -585,15 +685,33 @@ int ctl_token(int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'r': role = optarg; break;
-        case 'c': court = optarg; break;
-        case 'd': dept = optarg; break;
-        case 'n': name = optarg; break;
-        case 's': staff = optarg; break;
-        case 'R': reason = optarg; break;
-        case 'j': json = true; break;
-        case 'h': s_token_usage(stdout); return CTL_EXIT_OK;
-        default: s_token_usage(stderr); return CTL_EXIT_USAGE;
+        case 'r':
+            role = optarg;
+            break;
+        case 'c':
+            court = optarg;
+            break;
+        case 'd':
+            dept = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 's':
+            staff = optarg;
+            break;
+        case 'R':
+            reason = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            s_token_usage(stdout);
+            return CTL_EXIT_OK;
+        default:
+            s_token_usage(stderr);
+            return CTL_EXIT_USAGE;
         }
     }
     ctl_http_resp_t r;
@@ -609,8 +727,8 @@ int ctl_token(int argc, char **argv)
             json_object_set_new(j, "staff", json_string(staff));
         char *body = json_dumps(j, JSON_COMPACT);
         json_decref(j);
-        int rc = ctl_http("intake", "POST", "/v1/tokens", "application/json", body, strlen(body), NULL,
-                          &r);
+        int rc = ctl_http("intake", "POST", "/v1/tokens", "application/json", body, strlen(body),
+                          NULL, &r);
         free(body);
         return s_finish("token create", rc, &r, json, s_show_token);
     }

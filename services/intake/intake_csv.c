@@ -144,7 +144,8 @@ int intake_csv_parse(const char *text, size_t len, intake_csv_row_t **rows_out, 
             for (size_t k = 0; k < b.len; k++)
                 only_spaces = only_spaces && (b.buf[k] == ' ' || b.buf[k] == '\t');
             if (after_quote || !only_spaces) {
-                snprintf(err, errsize, "a quote inside an unquoted field (write \"\" inside quotes)");
+                snprintf(err, errsize,
+                         "a quote inside an unquoted field (write \"\" inside quotes)");
                 *err_line = line;
                 goto fail;
             }

@@ -5,8 +5,8 @@
  *   GET  /v1/courts/{court}                          one court
  *   PUT  /v1/courts/{court}                          create or change a court (operator)
  *   POST /v1/courts/{court}/directory/{kind}         import a CSV (text/csv), all rows or none
- *   GET  /v1/courts/{court}/directory/{kind}         list (kind: departments, staff, groups, deputies)
- *   POST /v1/courts/{court}/deputies/{deputy}/end-term   end a deputy's term (never delete)
+ *   GET  /v1/courts/{court}/directory/{kind}         list (kind: departments, staff, groups,
+ * deputies) POST /v1/courts/{court}/deputies/{deputy}/end-term   end a deputy's term (never delete)
  *   POST /v1/tokens                                  create a token (operator)
  *   POST /v1/tokens/{sha256}/revoke                  revoke one (operator)
  *
@@ -37,7 +37,7 @@
 #include "intake/intake_csv.h"
 #include "liaison/v1/directory.pb-c.h"
 
-#define IMPORT_ROWS_MAX 20000
+#define IMPORT_ROWS_MAX   20000
 #define IMPORT_ERRORS_MAX 200
 
 static void s_db_down(intake_job_t *job)
@@ -56,10 +56,9 @@ static void s_dir_id(const char *kind, const char *court, const char *code, char
     unsigned char md[16];
     unsigned int mdlen = 0;
     EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_md5(), NULL);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0], md[1],
-             md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12], md[13],
-             md[14], md[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0],
+             md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12],
+             md[13], md[14], md[15]);
 }
 
 /* ---- vocabularies with Chinese names ------------------------------------------------ */
@@ -71,19 +70,35 @@ typedef struct {
 } word_t;
 
 static const word_t s_department_kinds[] = {
-    {"division", {"庭室", "业务庭", "庭", "部门"}, LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_DIVISION},
-    {"liaison-office", {"联络办", "人大代表联络工作领导小组办公室"}, LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_LIAISON_OFFICE},
-    {"petition-office", {"信访部门", "信访"}, LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_PETITION_OFFICE},
-    {"supervision-office", {"监察室", "监察"}, LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_SUPERVISION_OFFICE},
-    {"research-office", {"调研科", "研究室"}, LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_RESEARCH_OFFICE},
+    {"division",
+     {"庭室", "业务庭", "庭", "部门"},
+     LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_DIVISION},
+    {"liaison-office",
+     {"联络办", "人大代表联络工作领导小组办公室"},
+     LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_LIAISON_OFFICE},
+    {"petition-office",
+     {"信访部门", "信访"},
+     LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_PETITION_OFFICE},
+    {"supervision-office",
+     {"监察室", "监察"},
+     LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_SUPERVISION_OFFICE},
+    {"research-office",
+     {"调研科", "研究室"},
+     LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_RESEARCH_OFFICE},
     {"other", {"其他"}, LIAISON__V1__DEPARTMENT_KIND__DEPARTMENT_KIND_OTHER},
     {NULL, {NULL}, 0},
 };
 
 static const word_t s_staff_roles[] = {
-    {"liaison-office", {"联络办", "联络办工作人员"}, LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICE},
-    {"liaison-officer", {"挂点联络员", "联络员"}, LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICER},
-    {"department-head", {"部门负责人", "庭长", "主任"}, LIAISON__V1__STAFF_ROLE__STAFF_ROLE_DEPARTMENT_HEAD},
+    {"liaison-office",
+     {"联络办", "联络办工作人员"},
+     LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICE},
+    {"liaison-officer",
+     {"挂点联络员", "联络员"},
+     LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICER},
+    {"department-head",
+     {"部门负责人", "庭长", "主任"},
+     LIAISON__V1__STAFF_ROLE__STAFF_ROLE_DEPARTMENT_HEAD},
     {"handler", {"承办人"}, LIAISON__V1__STAFF_ROLE__STAFF_ROLE_HANDLER},
     {"court-leader", {"院领导", "分管院领导"}, LIAISON__V1__STAFF_ROLE__STAFF_ROLE_COURT_LEADER},
     {"president", {"院长"}, LIAISON__V1__STAFF_ROLE__STAFF_ROLE_PRESIDENT},
@@ -105,8 +120,12 @@ static const word_t s_bodies[] = {
 };
 
 static const word_t s_levels[] = {
-    {"national", {"全国", "全国人大代表", "全国政协委员"}, LIAISON__V1__DEPUTY_LEVEL__DEPUTY_LEVEL_NATIONAL},
-    {"provincial", {"省", "省级", "省人大代表"}, LIAISON__V1__DEPUTY_LEVEL__DEPUTY_LEVEL_PROVINCIAL},
+    {"national",
+     {"全国", "全国人大代表", "全国政协委员"},
+     LIAISON__V1__DEPUTY_LEVEL__DEPUTY_LEVEL_NATIONAL},
+    {"provincial",
+     {"省", "省级", "省人大代表"},
+     LIAISON__V1__DEPUTY_LEVEL__DEPUTY_LEVEL_PROVINCIAL},
     {"municipal", {"市", "市级", "市人大代表"}, LIAISON__V1__DEPUTY_LEVEL__DEPUTY_LEVEL_MUNICIPAL},
     {"district", {"区", "区级", "区人大代表"}, LIAISON__V1__DEPUTY_LEVEL__DEPUTY_LEVEL_DISTRICT},
     {NULL, {NULL}, 0},
@@ -153,8 +172,8 @@ void intake_court_list(intake_worker_t *w, intake_job_t *job)
     const char *scope = p.role == AUTH_ROLE_OPERATOR ? "*" : p.court;
     if (intake_sql_begin(conn, scope) != 0)
         return s_db_down(job);
-    PGresult *res = intake_sql(conn, "SELECT " COURT_JSON " FROM court ORDER BY court_id", 0, NULL,
-                               NULL);
+    PGresult *res =
+        intake_sql(conn, "SELECT " COURT_JSON " FROM court ORDER BY court_id", 0, NULL, NULL);
     intake_sql_rollback(conn);
     if (!res)
         return s_db_down(job);
@@ -168,14 +187,15 @@ void intake_court_list(intake_worker_t *w, intake_job_t *job)
 void intake_court_get(intake_worker_t *w, intake_job_t *job)
 {
     intake_principal_t p;
-    if (!intake_worker_auth(w, job, &p) || !intake_authorize(job, &p, job->court, INTAKE_ACCESS_READ))
+    if (!intake_worker_auth(w, job, &p) ||
+        !intake_authorize(job, &p, job->court, INTAKE_ACCESS_READ))
         return;
     PGconn *conn = intake_worker_conn(w);
     if (intake_sql_begin(conn, job->court) != 0)
         return s_db_down(job);
     const char *params[1] = {job->court};
-    PGresult *res = intake_sql(conn, "SELECT " COURT_JSON " FROM court WHERE court_id = $1", 1,
-                               params, NULL);
+    PGresult *res =
+        intake_sql(conn, "SELECT " COURT_JSON " FROM court WHERE court_id = $1", 1, params, NULL);
     intake_sql_rollback(conn);
     if (!res)
         return s_db_down(job);
@@ -275,8 +295,8 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
         goto out;
     }
     if (active && !json_is_boolean(active)) {
-        intake_job_problem(job, 422, "wrong_type", "active", "The field active must be true or false.",
-                           "active 应为布尔值。");
+        intake_job_problem(job, 422, "wrong_type", "active",
+                           "The field active must be true or false.", "active 应为布尔值。");
         goto out;
     }
     if (rules && !json_is_null(rules)) {
@@ -302,16 +322,19 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
                 goto out;
             }
             snprintf(rule, sizeof rule, "%.*s", (int)(dot - k), k);
-            if (domain_rules_set(&check, rule, dot + 1, json_string_value(v), err, sizeof err) != 0) {
-                intake_job_problemf(job, 422, "invalid_value", field, "规则覆盖项无效。", "%s", err);
+            if (domain_rules_set(&check, rule, dot + 1, json_string_value(v), err, sizeof err) !=
+                0) {
+                intake_job_problemf(job, 422, "invalid_value", field, "规则覆盖项无效。", "%s",
+                                    err);
                 goto out;
             }
         }
     }
     char *rules_s = rules && json_is_object(rules) ? json_dumps(rules, JSON_COMPACT) : strdup("{}");
     PGconn *conn = intake_worker_conn(w);
-    const char *params[8] = {job->court, name, short_name, zone_name, tmpl, calendar, rules_s,
-                             !active || json_is_true(active) ? "true" : "false"};
+    const char *params[8] = {
+        job->court, name,     short_name, zone_name,
+        tmpl,       calendar, rules_s,    !active || json_is_true(active) ? "true" : "false"};
     PGresult *res = NULL;
     if (intake_sql_begin(conn, job->court) == 0)
         res = intake_sql(conn,
@@ -354,9 +377,9 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
         uint8_t *buf = malloc(len ? len : 1);
         if (buf)
             liaison__v1__court_upserted__pack(&ev, buf);
-        int rc = buf ? intake_publish(conn, "liaison.v1.CourtUpserted", job->court, NULL, NULL, buf,
-                                      len)
-                     : -1;
+        int rc =
+            buf ? intake_publish(conn, "liaison.v1.CourtUpserted", job->court, NULL, NULL, buf, len)
+                : -1;
         free(buf);
         if (rc != 0 || intake_sql_commit(conn, NULL) != 0) {
             intake_sql_rollback(conn);
@@ -370,7 +393,8 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
     intake_worker_forget(w);
     const char *gp[1] = {job->court};
     if (intake_sql_begin(conn, job->court) == 0 &&
-        (res = intake_sql(conn, "SELECT " COURT_JSON " FROM court WHERE court_id = $1", 1, gp, NULL))) {
+        (res = intake_sql(conn, "SELECT " COURT_JSON " FROM court WHERE court_id = $1", 1, gp,
+                          NULL))) {
         intake_job_answer(job, created ? 201 : 200, json_loads(PQgetvalue(res, 0, 0), 0, NULL));
         PQclear(res);
     } else {
@@ -383,24 +407,34 @@ out:
 
 /* ---- CSV imports ---------------------------------------------------------------------- */
 
-typedef enum { COL_TEXT, COL_CODE, COL_DATE, COL_INT, COL_BOOL, COL_WORD, COL_WORDS, COL_REF, COL_REFS } col_type_t;
+typedef enum {
+    COL_TEXT,
+    COL_CODE,
+    COL_DATE,
+    COL_INT,
+    COL_BOOL,
+    COL_WORD,
+    COL_WORDS,
+    COL_REF,
+    COL_REFS
+} col_type_t;
 
 typedef enum { REF_NONE, REF_STAFF, REF_DEPARTMENT, REF_GROUP } ref_t;
 
 typedef struct {
-    const char *key;         /* the English name, also the JSON name */
-    const char *aliases[4];  /* Chinese names */
+    const char *key;        /* the English name, also the JSON name */
+    const char *aliases[4]; /* Chinese names */
     col_type_t type;
     bool required;
-    const word_t *words;     /* COL_WORD(S) */
-    ref_t ref;               /* COL_REF(S) */
+    const word_t *words; /* COL_WORD(S) */
+    ref_t ref;           /* COL_REF(S) */
 } column_t;
 
 typedef struct {
-    const char *kind;  /* the path's {kind} */
-    const char *table; /* SQL table */
+    const char *kind;    /* the path's {kind} */
+    const char *table;   /* SQL table */
     const char *id_kind; /* dir_id kind */
-    ref_t self_ref;    /* codes of this kind, for references within the file */
+    ref_t self_ref;      /* codes of this kind, for references within the file */
     const column_t *columns;
 } import_def_t;
 
@@ -531,8 +565,8 @@ static void s_row_error(json_t *errors, int line, const char *column, const char
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
-    json_array_append_new(errors, json_pack("{s:i, s:s?, s:s}", "line", line, "column", column,
-                                            "reason", reason));
+    json_array_append_new(
+        errors, json_pack("{s:i, s:s?, s:s}", "line", line, "column", column, "reason", reason));
 }
 
 /* Split a list cell on ; 、 , | (and spaces around). */
@@ -665,7 +699,9 @@ static json_t *s_check_row(const import_def_t *def, const intake_csv_row_t *row,
                 } else {
                     if (!s_codes_has(&refs[col->ref], s))
                         s_row_error(errors, row->line, col->key, "\"%s\" is not a known %s", s,
-                                    col->ref == REF_GROUP ? "group" : col->ref == REF_STAFF ? "staff member" : "department");
+                                    col->ref == REF_GROUP   ? "group"
+                                    : col->ref == REF_STAFF ? "staff member"
+                                                            : "department");
                     json_array_append_new(out, json_string(s));
                 }
             }
@@ -676,7 +712,9 @@ static json_t *s_check_row(const import_def_t *def, const intake_csv_row_t *row,
         case COL_REF:
             if (!s_codes_has(&refs[col->ref], cell))
                 s_row_error(errors, row->line, col->key, "\"%s\" is not a known %s", cell,
-                            col->ref == REF_GROUP ? "group" : col->ref == REF_STAFF ? "staff member" : "department");
+                            col->ref == REF_GROUP   ? "group"
+                            : col->ref == REF_STAFF ? "staff member"
+                                                    : "department");
             json_object_set_new(obj, col->key, json_string(cell));
             break;
         }
@@ -809,9 +847,11 @@ static int s_publish_row(PGconn *conn, const import_def_t *def, const char *cour
         ev.department_id = id;
         ev.revision = revision;
         ev.name = (char *)s_jstr0(row, "name");
-        ev.kind = (Liaison__V1__DepartmentKind)s_word_proto(s_department_kinds, s_jstr0(row, "kind"));
+        ev.kind =
+            (Liaison__V1__DepartmentKind)s_word_proto(s_department_kinds, s_jstr0(row, "kind"));
         ev.head_staff_id = s_ref_id("staff", court, s_jstr(row, "head"), a);
-        ev.supervising_leader_staff_id = s_ref_id("staff", court, s_jstr(row, "supervising_leader"), b);
+        ev.supervising_leader_staff_id =
+            s_ref_id("staff", court, s_jstr(row, "supervising_leader"), b);
         ev.active = is_active;
         type = "liaison.v1.DepartmentUpserted";
         len = liaison__v1__department_upserted__get_packed_size(&ev);
@@ -827,8 +867,8 @@ static int s_publish_row(PGconn *conn, const import_def_t *def, const char *cour
         size_t nr = json_array_size(roles);
         Liaison__V1__StaffRole *rv = calloc(nr ? nr : 1, sizeof *rv);
         for (size_t i = 0; rv && i < nr; i++)
-            rv[i] = (Liaison__V1__StaffRole)s_word_proto(s_staff_roles,
-                                                         json_string_value(json_array_get(roles, i)));
+            rv[i] = (Liaison__V1__StaffRole)s_word_proto(
+                s_staff_roles, json_string_value(json_array_get(roles, i)));
         ev.n_roles = rv ? nr : 0;
         ev.roles = rv;
         ev.title = (char *)s_jstr0(row, "title");
@@ -890,7 +930,8 @@ static int s_publish_row(PGconn *conn, const import_def_t *def, const char *cour
             ev.mobile = (char *)s_jstr0(row, "mobile");
             ev.email = (char *)s_jstr0(row, "email");
             ev.postal_address = (char *)s_jstr0(row, "postal_address");
-            ev.liaison_officer_staff_id = s_ref_id("staff", court, s_jstr(row, "liaison_officer"), a);
+            ev.liaison_officer_staff_id =
+                s_ref_id("staff", court, s_jstr(row, "liaison_officer"), a);
             type = "liaison.v1.DeputyUpserted";
             len = liaison__v1__deputy_upserted__get_packed_size(&ev);
             if ((buf = malloc(len + 1)))
@@ -914,79 +955,112 @@ static int s_upsert_row(PGconn *conn, const import_def_t *def, const char *court
     json_t *active = json_object_get(row, "active");
     const char *act = !active || json_is_null(active) || json_is_true(active) ? "true" : "false";
     if (!strcmp(def->kind, "departments")) {
-        const char *p[7] = {court, s_jstr(row, "code"), s_jstr(row, "name"), s_jstr(row, "kind"),
-                            s_jstr(row, "head"), s_jstr(row, "supervising_leader"), act};
-        res = intake_sql(conn,
-                         "INSERT INTO department AS t (court_id, code, name, kind, head_code, "
-                         "  supervising_code, active) VALUES ($1, $2, $3, $4, $5, $6, $7::boolean) "
-                         "ON CONFLICT (court_id, code) DO UPDATE SET name = excluded.name, "
-                         "  kind = excluded.kind, head_code = excluded.head_code, "
-                         "  supervising_code = excluded.supervising_code, active = excluded.active, "
-                         "  revision = t.revision + 1, updated_at = now() "
-                         "WHERE (t.name, t.kind, t.head_code, t.supervising_code, t.active) "
-                         "  IS DISTINCT FROM (excluded.name, excluded.kind, excluded.head_code, "
-                         "  excluded.supervising_code, excluded.active) RETURNING revision, false",
-                         7, p, NULL);
+        const char *p[7] = {court,
+                            s_jstr(row, "code"),
+                            s_jstr(row, "name"),
+                            s_jstr(row, "kind"),
+                            s_jstr(row, "head"),
+                            s_jstr(row, "supervising_leader"),
+                            act};
+        res =
+            intake_sql(conn,
+                       "INSERT INTO department AS t (court_id, code, name, kind, head_code, "
+                       "  supervising_code, active) VALUES ($1, $2, $3, $4, $5, $6, $7::boolean) "
+                       "ON CONFLICT (court_id, code) DO UPDATE SET name = excluded.name, "
+                       "  kind = excluded.kind, head_code = excluded.head_code, "
+                       "  supervising_code = excluded.supervising_code, active = excluded.active, "
+                       "  revision = t.revision + 1, updated_at = now() "
+                       "WHERE (t.name, t.kind, t.head_code, t.supervising_code, t.active) "
+                       "  IS DISTINCT FROM (excluded.name, excluded.kind, excluded.head_code, "
+                       "  excluded.supervising_code, excluded.active) RETURNING revision, false",
+                       7, p, NULL);
     } else if (!strcmp(def->kind, "staff")) {
         a1 = s_pg_array(json_object_get(row, "roles"));
         a2 = s_pg_array(json_object_get(row, "paired_groups"));
-        const char *p[10] = {court, s_jstr(row, "code"), s_jstr(row, "name"),
-                             s_jstr(row, "department"), a1, s_jstr0(row, "title"),
-                             s_jstr0(row, "mobile"), s_jstr0(row, "email"), a2, act};
-        res = intake_sql(conn,
-                         "INSERT INTO staff AS t (court_id, code, name, department_code, roles, title, "
-                         "  mobile, email, paired_group_codes, active) "
-                         "VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9::text[], $10::boolean) "
-                         "ON CONFLICT (court_id, code) DO UPDATE SET name = excluded.name, "
-                         "  department_code = excluded.department_code, roles = excluded.roles, "
-                         "  title = excluded.title, mobile = excluded.mobile, email = excluded.email, "
-                         "  paired_group_codes = excluded.paired_group_codes, active = excluded.active, "
-                         "  revision = t.revision + 1, updated_at = now() "
-                         "WHERE (t.name, t.department_code, t.roles, t.title, t.mobile, t.email, "
-                         "  t.paired_group_codes, t.active) IS DISTINCT FROM (excluded.name, "
-                         "  excluded.department_code, excluded.roles, excluded.title, excluded.mobile, "
-                         "  excluded.email, excluded.paired_group_codes, excluded.active) "
-                         "RETURNING revision, false",
-                         10, p, NULL);
+        const char *p[10] = {court,
+                             s_jstr(row, "code"),
+                             s_jstr(row, "name"),
+                             s_jstr(row, "department"),
+                             a1,
+                             s_jstr0(row, "title"),
+                             s_jstr0(row, "mobile"),
+                             s_jstr0(row, "email"),
+                             a2,
+                             act};
+        res = intake_sql(
+            conn,
+            "INSERT INTO staff AS t (court_id, code, name, department_code, roles, title, "
+            "  mobile, email, paired_group_codes, active) "
+            "VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9::text[], $10::boolean) "
+            "ON CONFLICT (court_id, code) DO UPDATE SET name = excluded.name, "
+            "  department_code = excluded.department_code, roles = excluded.roles, "
+            "  title = excluded.title, mobile = excluded.mobile, email = excluded.email, "
+            "  paired_group_codes = excluded.paired_group_codes, active = excluded.active, "
+            "  revision = t.revision + 1, updated_at = now() "
+            "WHERE (t.name, t.department_code, t.roles, t.title, t.mobile, t.email, "
+            "  t.paired_group_codes, t.active) IS DISTINCT FROM (excluded.name, "
+            "  excluded.department_code, excluded.roles, excluded.title, excluded.mobile, "
+            "  excluded.email, excluded.paired_group_codes, excluded.active) "
+            "RETURNING revision, false",
+            10, p, NULL);
     } else if (!strcmp(def->kind, "groups")) {
-        const char *p[8] = {court, s_jstr(row, "code"), s_jstr(row, "name"), s_jstr(row, "kind"),
-                            s_jstr(row, "parent"), s_jstr0(row, "street"),
-                            s_jstr(row, "liaison_officer"), act};
-        res = intake_sql(conn,
-                         "INSERT INTO deputy_group AS t (court_id, code, name, kind, parent_code, "
-                         "  street, liaison_officer_code, active) "
-                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::boolean) "
-                         "ON CONFLICT (court_id, code) DO UPDATE SET name = excluded.name, "
-                         "  kind = excluded.kind, parent_code = excluded.parent_code, "
-                         "  street = excluded.street, liaison_officer_code = excluded.liaison_officer_code, "
-                         "  active = excluded.active, revision = t.revision + 1, updated_at = now() "
-                         "WHERE (t.name, t.kind, t.parent_code, t.street, t.liaison_officer_code, "
-                         "  t.active) IS DISTINCT FROM (excluded.name, excluded.kind, "
-                         "  excluded.parent_code, excluded.street, excluded.liaison_officer_code, "
-                         "  excluded.active) RETURNING revision, false",
-                         8, p, NULL);
+        const char *p[8] = {court,
+                            s_jstr(row, "code"),
+                            s_jstr(row, "name"),
+                            s_jstr(row, "kind"),
+                            s_jstr(row, "parent"),
+                            s_jstr0(row, "street"),
+                            s_jstr(row, "liaison_officer"),
+                            act};
+        res = intake_sql(
+            conn,
+            "INSERT INTO deputy_group AS t (court_id, code, name, kind, parent_code, "
+            "  street, liaison_officer_code, active) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::boolean) "
+            "ON CONFLICT (court_id, code) DO UPDATE SET name = excluded.name, "
+            "  kind = excluded.kind, parent_code = excluded.parent_code, "
+            "  street = excluded.street, liaison_officer_code = excluded.liaison_officer_code, "
+            "  active = excluded.active, revision = t.revision + 1, updated_at = now() "
+            "WHERE (t.name, t.kind, t.parent_code, t.street, t.liaison_officer_code, "
+            "  t.active) IS DISTINCT FROM (excluded.name, excluded.kind, "
+            "  excluded.parent_code, excluded.street, excluded.liaison_officer_code, "
+            "  excluded.active) RETURNING revision, false",
+            8, p, NULL);
     } else {
         a1 = s_pg_array(json_object_get(row, "groups"));
         char term_number[16];
         snprintf(term_number, sizeof term_number, "%lld",
                  (long long)json_integer_value(json_object_get(row, "term_number")));
         const char *st = s_jstr(row, "term_status");
-        const char *p[17] = {court, s_jstr(row, "code"), s_jstr(row, "name"), s_jstr(row, "body"),
-                             s_jstr(row, "level"), s_jstr0(row, "congress"), term_number,
-                             s_jstr(row, "term_start"), s_jstr(row, "term_end"),
-                             st ? st : "serving", a1, s_jstr0(row, "sector"),
-                             s_jstr0(row, "work_unit"), s_jstr0(row, "mobile"),
-                             s_jstr0(row, "email"), s_jstr0(row, "postal_address"),
+        const char *p[17] = {court,
+                             s_jstr(row, "code"),
+                             s_jstr(row, "name"),
+                             s_jstr(row, "body"),
+                             s_jstr(row, "level"),
+                             s_jstr0(row, "congress"),
+                             term_number,
+                             s_jstr(row, "term_start"),
+                             s_jstr(row, "term_end"),
+                             st ? st : "serving",
+                             a1,
+                             s_jstr0(row, "sector"),
+                             s_jstr0(row, "work_unit"),
+                             s_jstr0(row, "mobile"),
+                             s_jstr0(row, "email"),
+                             s_jstr0(row, "postal_address"),
                              s_jstr(row, "liaison_officer")};
         res = intake_sql(
             conn,
             "WITH old AS (SELECT term_status FROM deputy WHERE court_id = $1 AND code = $2) "
-            "INSERT INTO deputy AS t (court_id, code, id, name, body, level, congress, term_number, "
+            "INSERT INTO deputy AS t (court_id, code, id, name, body, level, congress, "
+            "term_number, "
             "  term_start, term_end, term_status, group_codes, sector, work_unit, mobile, email, "
             "  postal_address, liaison_officer_code) "
-            "VALUES ($1, $2, dir_id('deputy', $1, $2), $3, $4, $5, $6, $7::int, $8::date, $9::date, "
+            "VALUES ($1, $2, dir_id('deputy', $1, $2), $3, $4, $5, $6, $7::int, $8::date, "
+            "$9::date, "
             "  $10, $11::text[], $12, $13, $14, $15, $16, $17) "
-            "ON CONFLICT (court_id, code) DO UPDATE SET name = excluded.name, body = excluded.body, "
+            "ON CONFLICT (court_id, code) DO UPDATE SET name = excluded.name, body = "
+            "excluded.body, "
             "  level = excluded.level, congress = excluded.congress, "
             "  term_number = excluded.term_number, term_start = excluded.term_start, "
             "  term_end = excluded.term_end, term_status = excluded.term_status, "
@@ -1033,7 +1107,8 @@ void intake_directory_import(intake_worker_t *w, intake_job_t *job)
     }
     if (!intake_content_type_is(job->content_type, "text/csv")) {
         intake_job_problem(job, 415, "unsupported_media_type", "Content-Type",
-                           "A directory import is text/csv (UTF-8).", "名录导入须为 UTF-8 的 text/csv。");
+                           "A directory import is text/csv (UTF-8).",
+                           "名录导入须为 UTF-8 的 text/csv。");
         return;
     }
     if (!job->body || !domain_utf8_valid(job->body, job->body_len)) {
@@ -1051,10 +1126,12 @@ void intake_directory_import(intake_worker_t *w, intake_job_t *job)
     size_t n_rows = 0;
     char err[200];
     int err_line;
-    if (intake_csv_parse(job->body, job->body_len, &rows, &n_rows, err, sizeof err, &err_line) != 0) {
+    if (intake_csv_parse(job->body, job->body_len, &rows, &n_rows, err, sizeof err, &err_line) !=
+        0) {
         json_t *errors = json_array();
         s_row_error(errors, err_line, NULL, "%s", err);
-        intake_job_problem(job, 422, "invalid_csv", "body", "The CSV cannot be read.", "CSV 无法解析。");
+        intake_job_problem(job, 422, "invalid_csv", "body", "The CSV cannot be read.",
+                           "CSV 无法解析。");
         json_object_set_new(job->answer, "errors", errors);
         return;
     }
@@ -1065,7 +1142,8 @@ void intake_directory_import(intake_worker_t *w, intake_job_t *job)
     PGconn *conn = intake_worker_conn(w);
     bool tx = false;
     if (n_rows == 0) {
-        intake_job_problem(job, 422, "invalid_csv", "body", "The CSV has no header.", "CSV 缺少表头。");
+        intake_job_problem(job, 422, "invalid_csv", "body", "The CSV has no header.",
+                           "CSV 缺少表头。");
         goto out;
     }
     if (n_rows - 1 > IMPORT_ROWS_MAX) {
@@ -1133,8 +1211,8 @@ void intake_directory_import(intake_worker_t *w, intake_job_t *job)
         if (code_col >= 0 && (size_t)code_col < rows[r].n && rows[r].fields[code_col][0]) {
             const char *code = rows[r].fields[code_col];
             if (s_codes_has(&seen, code))
-                s_row_error(errors, rows[r].line, "code", "the code \"%s\" appears twice in the file",
-                            code);
+                s_row_error(errors, rows[r].line, "code",
+                            "the code \"%s\" appears twice in the file", code);
             s_codes_add(&seen, code);
             if (def->self_ref != REF_NONE)
                 s_codes_add(&refs[def->self_ref], code);
@@ -1182,9 +1260,9 @@ void intake_directory_import(intake_worker_t *w, intake_job_t *job)
                                 (json_int_t)unchanged));
     goto out;
 refuse:
-    intake_job_problemf(job, 422, "invalid_rows", "body", "导入被拒绝：以下各行有误，未导入任何一行。",
-                        "The import was refused: %zu problem(s); no row was stored.",
-                        json_array_size(errors));
+    intake_job_problemf(
+        job, 422, "invalid_rows", "body", "导入被拒绝：以下各行有误，未导入任何一行。",
+        "The import was refused: %zu problem(s); no row was stored.", json_array_size(errors));
     json_object_set_new(job->answer, "errors", json_incref(errors));
 out:
     if (tx)
@@ -1200,7 +1278,8 @@ out:
 void intake_directory_list(intake_worker_t *w, intake_job_t *job)
 {
     intake_principal_t p;
-    if (!intake_worker_auth(w, job, &p) || !intake_authorize(job, &p, job->court, INTAKE_ACCESS_READ))
+    if (!intake_worker_auth(w, job, &p) ||
+        !intake_authorize(job, &p, job->court, INTAKE_ACCESS_READ))
         return;
     const import_def_t *def = s_import_def(job->id);
     if (!def) {
@@ -1263,8 +1342,9 @@ void intake_directory_list(intake_worker_t *w, intake_job_t *job)
     for (int i = 0; i < PQntuples(res); i++)
         json_array_append_new(arr, json_loads(PQgetvalue(res, i, 0), 0, NULL));
     PQclear(res);
-    intake_job_answer(job, 200, json_pack("{s:s, s:s, s:o}", "court", job->court, "kind", def->kind,
-                                          def->kind, arr));
+    intake_job_answer(
+        job, 200,
+        json_pack("{s:s, s:s, s:o}", "court", job->court, "kind", def->kind, def->kind, arr));
 }
 
 void intake_deputy_end_term(intake_worker_t *w, intake_job_t *job)
@@ -1295,15 +1375,16 @@ void intake_deputy_end_term(intake_worker_t *w, intake_job_t *job)
         goto out;
     }
     const char *params[4] = {job->court, job->id, end, reason};
-    res = intake_sql(conn,
-                     "UPDATE deputy SET term_status = 'ended', term_end = $3::date, end_reason = $4, "
-                     "  revision = revision + 1, updated_at = now() "
-                     "WHERE court_id = $1 AND (code = $2 OR id::text = lower($2)) "
-                     "  AND term_status = 'serving' AND (term_start IS NULL OR term_start <= $3::date) "
-                     "RETURNING jsonb_build_object('code', code, 'name', name, 'congress', congress, "
-                     "  'term_number', term_number, 'term_start', term_start, 'term_end', term_end, "
-                     "  'term_status', term_status, 'end_reason', end_reason)::text, revision",
-                     4, params, NULL);
+    res = intake_sql(
+        conn,
+        "UPDATE deputy SET term_status = 'ended', term_end = $3::date, end_reason = $4, "
+        "  revision = revision + 1, updated_at = now() "
+        "WHERE court_id = $1 AND (code = $2 OR id::text = lower($2)) "
+        "  AND term_status = 'serving' AND (term_start IS NULL OR term_start <= $3::date) "
+        "RETURNING jsonb_build_object('code', code, 'name', name, 'congress', congress, "
+        "  'term_number', term_number, 'term_start', term_start, 'term_end', term_end, "
+        "  'term_status', term_status, 'end_reason', end_reason)::text, revision",
+        4, params, NULL);
     if (!res) {
         intake_sql_rollback(conn);
         s_db_down(job);
@@ -1451,10 +1532,11 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
     if (!ok)
         goto out;
     if (!role_s || (role = auth_role_parse(role_s)) == AUTH_ROLE_UNKNOWN) {
-        intake_job_problem(job, 422, role_s ? "invalid_value" : "missing_field", "role",
-                           "role is one of liaison_office, leader, department, operator, auditor, "
-                           "system.",
-                           "role 取值为 liaison_office、leader、department、operator、auditor、system。");
+        intake_job_problem(
+            job, 422, role_s ? "invalid_value" : "missing_field", "role",
+            "role is one of liaison_office, leader, department, operator, auditor, "
+            "system.",
+            "role 取值为 liaison_office、leader、department、operator、auditor、system。");
         goto out;
     }
     if ((role == AUTH_ROLE_OPERATOR) != (court == NULL)) {
@@ -1491,7 +1573,8 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
         PQclear(res);
         if (!found) {
             intake_sql_rollback(conn);
-            intake_job_problem(job, 422, "unknown_court", "court", "No such court.", "法院不存在。");
+            intake_job_problem(job, 422, "unknown_court", "court", "No such court.",
+                               "法院不存在。");
             goto out;
         }
         if (dept) {
@@ -1528,10 +1611,11 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
         goto out;
     }
     const char *params[5] = {hash, court, auth_role_name(role), dept, name};
-    PGresult *res = intake_sql(conn,
-                               "INSERT INTO api_token (token_hash, court_id, role, department_code, "
-                               "name) VALUES ($1, $2, $3, $4, $5)",
-                               5, params, NULL);
+    PGresult *res =
+        intake_sql(conn,
+                   "INSERT INTO api_token (token_hash, court_id, role, department_code, "
+                   "name) VALUES ($1, $2, $3, $4, $5)",
+                   5, params, NULL);
     if (!res ||
         s_publish_token_issued(conn, hash, court, auth_role_name(role), dept, staff, name) != 0 ||
         intake_sql_commit(conn, NULL) != 0) {
@@ -1545,9 +1629,9 @@ void intake_token_create(intake_worker_t *w, intake_job_t *job)
              court ? court : "*", name);
     job->published = true;
     intake_job_answer(job, 201,
-                      json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "token", token, "token_sha256", hash, "role",
-                                auth_role_name(role), "court", court, "department", dept, "staff",
-                                staff, "name", name));
+                      json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "token", token,
+                                "token_sha256", hash, "role", auth_role_name(role), "court", court,
+                                "department", dept, "staff", staff, "name", name));
 out:
     json_decref(root);
 }
@@ -1560,17 +1644,19 @@ void intake_token_bootstrap(intake_worker_t *w, intake_job_t *job)
     PGresult *res = NULL;
     job->status = 503;
     if (intake_sql_begin(conn, "*") != 0 ||
-        !(res = intake_sql(conn,
-                           "INSERT INTO api_token (token_hash, role, name) "
-                           "VALUES ($1, 'operator', 'bootstrap') ON CONFLICT DO NOTHING RETURNING 1",
-                           1, params, NULL))) {
+        !(res =
+              intake_sql(conn,
+                         "INSERT INTO api_token (token_hash, role, name) "
+                         "VALUES ($1, 'operator', 'bootstrap') ON CONFLICT DO NOTHING RETURNING 1",
+                         1, params, NULL))) {
         intake_sql_rollback(conn);
         return;
     }
     bool inserted = PQntuples(res) == 1;
     PQclear(res);
     /* a new token is announced, so the other daemons accept it too */
-    if ((inserted && s_publish_token_issued(conn, hash, NULL, "operator", NULL, NULL, "bootstrap") != 0) ||
+    if ((inserted &&
+         s_publish_token_issued(conn, hash, NULL, "operator", NULL, NULL, "bootstrap") != 0) ||
         intake_sql_commit(conn, NULL) != 0) {
         intake_sql_rollback(conn);
         return;
