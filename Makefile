@@ -198,7 +198,7 @@ C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 lint:
 	@clang-format --dry-run --Werror $(C_FILES)
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem --suppress=preprocessorErrorDirective --std=c11 -D__GNUC__ -Iservices -I$(GEN) \
+	  --inline-suppr --suppress=missingIncludeSystem --suppress=preprocessorErrorDirective --std=c11 -D__GNUC__ -Iservices -I$(GEN) --library=tests/lint/jansson.cfg \
 	  services tests
 	@echo "lint: clean"
 

@@ -103,8 +103,9 @@ static int tb_setup(const char *name, const char *extra)
         return -1;
     }
     char sql[512];
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s; SET search_path = %s",
-             tb_schema, tb_schema, tb_schema);
+    snprintf(sql, sizeof sql,
+             "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s; SET search_path = %s", tb_schema,
+             tb_schema, tb_schema);
     int rc = tb_exec(c, "SET client_min_messages = warning") || tb_exec(c, sql);
     const char *root = getenv("LIAISON_ROOT") ? getenv("LIAISON_ROOT") : ".";
     char dir[1024];
