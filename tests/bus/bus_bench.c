@@ -239,7 +239,9 @@ int main(int argc, char **argv)
     size_t k = 0;
     for (uint64_t i = 0; i < n; i++)
         if (s_commit_ns[i] && s_applied_ns[i])
-            lat[k++] = s_applied_ns[i] - s_commit_ns[i];
+            /* the consumer may apply an event before the producer's thread
+             * has noted the time its COMMIT returned: that latency is ~0 */
+            lat[k++] = s_applied_ns[i] > s_commit_ns[i] ? s_applied_ns[i] - s_commit_ns[i] : 0;
     qsort(lat, k, sizeof *lat, s_cmp);
     double secs = (double)(t_done - t0) / 1e9;
     printf("committed=%llu applied=%llu position=%llu commit_seconds=%.2f drain_ms=%.0f\n",
