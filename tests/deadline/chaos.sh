@@ -16,10 +16,11 @@
 # and stopped here), its own ports and clock file. Bounded: about 3 minutes.
 # Last line: deadlines=N stages_fired=M duplicates=0 missing=0 max_late_s=X
 # Pass: no duplicate, none missing, >= 10 kills, and max_late_s at most the
-# sweep interval + 8 s. Lateness here is the time to fire 10,000 stages due
-# in the same second (2-4 s on a shared 2-core machine) plus the restarts the
-# run forces in that window (kills at +0.3 s and +4.3 s); runs measured
-# 4.0-8.4 s.
+# sweep interval + 5 s ("the sweep interval plus a few seconds"). Lateness
+# here is the time to fire 10,000 stages due in the same second (2-4 s on a
+# shared 2-core machine) plus the restarts the run forces in that window
+# (kills at +0.3 s and +4.3 s); runs measured 4.0-8.4 s, so on a loaded
+# machine this can fail on lateness alone: firing must get faster.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -125,4 +126,4 @@ say "rebuilds: $(grep -c 'index rebuilt' "$DL_DIR/deadline.log")"
 echo "deadlines=$deadlines stages_fired=$stages duplicates=$dup missing=$missing max_late_s=$late"
 [ "$deadlines" = "$N" ] && [ "$dup" = 0 ] && [ "$missing" = 0 ] && [ "$outbox_dup" = 0 ] &&
   [ "$stages" = "$expected" ] && [ "$kills" -ge 10 ] &&
-  awk -v l="$late" -v s="$SWEEP_S" 'BEGIN { exit !(l <= s + 8) }'
+  awk -v l="$late" -v s="$SWEEP_S" 'BEGIN { exit !(l <= s + 5) }'
