@@ -176,3 +176,43 @@ char *ctl_http_escape(const char *s)
     *o = '\0';
     return out;
 }
+
+int ctl_http_finish(const char *command, int rc, ctl_http_resp_t *r, bool json,
+                    void (*show)(json_t *))
+{
+    if (rc != CTL_EXIT_OK) {
+        if (json && r->body && r->json)
+            printf("%s\n", r->body);
+        ctl_http_print_problem(command, r);
+    } else if (json) {
+        printf("%s\n", r->body ? r->body : "{}");
+    } else if (show) {
+        show(r->json);
+    }
+    ctl_http_resp_free(r);
+    return rc;
+}
+
+char *ctl_read_file(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (!m) {
+        if (f != stdin)
+            fclose(f);
+        return NULL;
+    }
+    char chunk[65536];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, k, m);
+    if (f != stdin)
+        fclose(f);
+    fclose(m);
+    *len = n;
+    return buf;
+}

@@ -14,6 +14,7 @@
 #define LIAISON_CTL_CTL_HTTP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -38,5 +39,15 @@ void ctl_http_print_problem(const char *command, const ctl_http_resp_t *r);
 
 /* URL-encode `s` into a new string (the caller frees). */
 char *ctl_http_escape(const char *s);
+
+/* Print an answer and free it: with --json the body as it came, otherwise
+ * `show` renders it for people; refusals and failures go to stderr either
+ * way (ctl_http_print_problem). Returns rc. */
+int ctl_http_finish(const char *command, int rc, ctl_http_resp_t *r, bool json,
+                    void (*show)(json_t *));
+
+/* The whole of a file ("-" for standard input), the caller's to free; NULL
+ * when it cannot be read. */
+char *ctl_read_file(const char *path, size_t *len);
 
 #endif

@@ -36,43 +36,6 @@
 
 #define MAX_DEPUTIES 64
 
-static char *s_slurp(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&buf, &n);
-    char chunk[65536];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, k, m);
-    if (f != stdin)
-        fclose(f);
-    fclose(m);
-    *len = n;
-    return buf;
-}
-
-/* The answer: --json prints it as it came; otherwise `show` prints it for
- * people. Refusals and failures are printed on stderr either way. */
-static int s_finish(const char *command, int rc, ctl_http_resp_t *r, bool json,
-                    void (*show)(json_t *))
-{
-    if (rc != CTL_EXIT_OK) {
-        if (json && r->body && r->json)
-            printf("%s\n", r->body);
-        ctl_http_print_problem(command, r);
-    } else if (json) {
-        printf("%s\n", r->body ? r->body : "{}");
-    } else if (show) {
-        show(r->json);
-    }
-    ctl_http_resp_free(r);
-    return rc;
-}
-
 static const char *s_str(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
@@ -245,7 +208,7 @@ static int s_item_register(int argc, char **argv)
     char *body = NULL;
     size_t len = 0;
     if (file) {
-        body = s_slurp(file, &len);
+        body = ctl_read_file(file, &len);
         if (!body) {
             fprintf(stderr, "liaisonctl item register: cannot read %s\n", file);
             return CTL_EXIT_FAILURE;
@@ -256,7 +219,7 @@ static int s_item_register(int argc, char **argv)
         char *text = NULL;
         if (content_file) {
             size_t n;
-            text = s_slurp(content_file, &n);
+            text = ctl_read_file(content_file, &n);
             if (!text) {
                 fprintf(stderr, "liaisonctl item register: cannot read %s\n", content_file);
                 json_decref(j);
@@ -297,7 +260,7 @@ static int s_item_register(int argc, char **argv)
     ctl_http_resp_t r;
     int rc = ctl_http("intake", "POST", path, "application/json", body, len, idem, &r);
     free(body);
-    return s_finish("item register", rc, &r, json, s_show_registered);
+    return ctl_http_finish("item register", rc, &r, json, s_show_registered);
 }
 
 static int s_item_read(int argc, char **argv, bool list)
@@ -382,8 +345,8 @@ static int s_item_read(int argc, char **argv, bool list)
     int rc = ctl_http("intake", "GET", path, NULL, NULL, 0, NULL, &r);
     if (!list && rc == CTL_EXIT_OK) /* the workflow is routing's */
         ctl_routing_augment_item(court, argv[optind], &r);
-    return s_finish(list ? "item list" : "item show", rc, &r, json,
-                    list ? s_show_items : s_show_item);
+    return ctl_http_finish(list ? "item list" : "item show", rc, &r, json,
+                           list ? s_show_items : s_show_item);
 }
 
 int ctl_item(int argc, char **argv)
@@ -588,11 +551,11 @@ int ctl_directory(int argc, char **argv)
         rc = ctl_http("intake", "PUT", path, "application/json", body, strlen(body), NULL, &r);
         free(body);
         free(c);
-        return s_finish("directory court", rc, &r, json, s_show_court);
+        return ctl_http_finish("directory court", rc, &r, json, s_show_court);
     }
     if (!strcmp(sub, "import") && optind == argc - 2) {
         size_t len;
-        char *csv = s_slurp(argv[optind + 1], &len);
+        char *csv = ctl_read_file(argv[optind + 1], &len);
         if (!csv) {
             fprintf(stderr, "liaisonctl directory import: cannot read %s\n", argv[optind + 1]);
             free(c);
@@ -604,7 +567,7 @@ int ctl_directory(int argc, char **argv)
         rc = ctl_http("intake", "POST", path, "text/csv; charset=utf-8", csv, len, NULL, &r);
         free(csv);
         free(c);
-        return s_finish("directory import", rc, &r, json, s_show_import);
+        return ctl_http_finish("directory import", rc, &r, json, s_show_import);
     }
     if (!strcmp(sub, "show") && optind == argc - 1) {
         bool is_court = !strcmp(argv[optind], "court");
@@ -622,7 +585,8 @@ int ctl_directory(int argc, char **argv)
         free(k);
         free(c);
         rc = ctl_http("intake", "GET", path, NULL, NULL, 0, NULL, &r);
-        return s_finish("directory show", rc, &r, json, is_court ? s_show_court : s_show_list);
+        return ctl_http_finish("directory show", rc, &r, json,
+                               is_court ? s_show_court : s_show_list);
     }
     if (!strcmp(sub, "end-term") && optind == argc - 1 && date) {
         json_t *j = json_pack("{s:s, s:s}", "end_date", date, "reason", reason ? reason : "");
@@ -634,7 +598,7 @@ int ctl_directory(int argc, char **argv)
         free(c);
         rc = ctl_http("intake", "POST", path, "application/json", body, strlen(body), NULL, &r);
         free(body);
-        return s_finish("directory end-term", rc, &r, json, NULL);
+        return ctl_http_finish("directory end-term", rc, &r, json, NULL);
     }
     free(c);
     s_directory_usage(stderr);
@@ -730,7 +694,7 @@ int ctl_token(int argc, char **argv)
         int rc = ctl_http("intake", "POST", "/v1/tokens", "application/json", body, strlen(body),
                           NULL, &r);
         free(body);
-        return s_finish("token create", rc, &r, json, s_show_token);
+        return ctl_http_finish("token create", rc, &r, json, s_show_token);
     }
     if (!strcmp(sub, "revoke") && optind == argc - 1) {
         json_t *j = json_pack("{s:s}", "reason", reason ? reason : "");
@@ -741,7 +705,7 @@ int ctl_token(int argc, char **argv)
         free(h);
         int rc = ctl_http("intake", "POST", path, "application/json", body, strlen(body), NULL, &r);
         free(body);
-        return s_finish("token revoke", rc, &r, json, NULL);
+        return ctl_http_finish("token revoke", rc, &r, json, NULL);
     }
     s_token_usage(stderr);
     return CTL_EXIT_USAGE;

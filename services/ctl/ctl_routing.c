@@ -102,46 +102,6 @@ static const char *s_str(json_t *o, const char *k)
     return s ? s : "";
 }
 
-static char *s_read_file(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&buf, &n);
-    if (!m) {
-        if (f != stdin)
-            fclose(f);
-        return NULL;
-    }
-    char chunk[65536];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, k, m);
-    if (f != stdin)
-        fclose(f);
-    fclose(m);
-    *len = n;
-    return buf;
-}
-
-static int s_finish(const char *command, int rc, ctl_http_resp_t *r, bool json,
-                    void (*show)(json_t *))
-{
-    if (rc != CTL_EXIT_OK) {
-        if (json && r->body && r->json)
-            printf("%s\n", r->body);
-        ctl_http_print_problem(command, r);
-    } else if (json) {
-        printf("%s\n", r->body ? r->body : "{}");
-    } else if (show) {
-        show(r->json);
-    }
-    ctl_http_resp_free(r);
-    return rc;
-}
-
 void ctl_routing_show_workflow(json_t *item)
 {
     json_t *wf = json_object_get(item, "workflow");
@@ -292,13 +252,13 @@ static int s_workflow(int argc, char **argv)
     ctl_http_resp_t r;
     if (history) {
         rc = ctl_http("routing", "GET", path, NULL, NULL, 0, NULL, &r);
-        rc = s_finish("item history", rc, &r, json, s_show_history);
+        rc = ctl_http_finish("item history", rc, &r, json, s_show_history);
         goto out;
     }
     char *text = NULL;
     size_t len = 0;
     if (file) {
-        text = s_read_file(file, &len);
+        text = ctl_read_file(file, &len);
         if (!text) {
             fprintf(stderr, "liaisonctl item %s: cannot read %s\n", verb, file);
             goto out;
@@ -328,7 +288,7 @@ static int s_workflow(int argc, char **argv)
     snprintf(command, sizeof command, "item %s", verb);
     rc = ctl_http("routing", "POST", path, "application/json", text, len, key, &r);
     free(text);
-    rc = s_finish(command, rc, &r, json, s_show_item);
+    rc = ctl_http_finish(command, rc, &r, json, s_show_item);
 out:
     json_decref(body);
     json_decref(leads);
@@ -489,5 +449,5 @@ int ctl_queue(int argc, char **argv)
         }
     ctl_http_resp_t r;
     int rc = ctl_http("routing", "GET", path, NULL, NULL, 0, NULL, &r);
-    return s_finish("queue", rc, &r, json, name ? s_show_queue : s_show_queues);
+    return ctl_http_finish("queue", rc, &r, json, name ? s_show_queue : s_show_queues);
 }
