@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 
 #define PG_TICK_MS 250
@@ -92,31 +93,6 @@ static const char *pg_first_line(const char *msg, char *buf, size_t size)
     memcpy(buf, msg, n);
     buf[n] = '\0';
     return buf;
-}
-
-/* xorshift64*: jitter only, no need for quality or secrecy. */
-static uint32_t pg_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-/* Exponential back-off with "equal jitter": half the delay is fixed, half
- * random, so a fleet of daemons that lost the server together does not come
- * back in lockstep, and no one retries at once. */
-static uint32_t pg_backoff(const pg_timing_t *t, unsigned attempt, uint64_t *rng)
-{
-    uint64_t d = t->backoff_min_ms ? t->backoff_min_ms : 1;
-    for (unsigned i = 0; i < attempt && d < t->backoff_max_ms; i++)
-        d *= 2;
-    if (d > t->backoff_max_ms)
-        d = t->backoff_max_ms;
-    uint64_t half = d / 2;
-    return (uint32_t)(d - half + (half ? pg_random(rng) % (half + 1) : 0));
 }
 
 static void pg_query_free(pg_query_t *q)
@@ -279,7 +255,8 @@ static void pg_schedule_retry(pg_t *self)
 {
     if (self->retry_timer > 0 || self->state != PG_WAITING)
         return;
-    uint32_t delay = pg_backoff(&self->timing, self->attempt, &self->rng);
+    uint32_t delay = backoff_delay_ms(self->timing.backoff_min_ms, self->timing.backoff_max_ms,
+                                      self->attempt, &self->rng);
     if (self->attempt < 64)
         self->attempt++;
     int id = loop_add_timer(self->loop, delay, 1, pg_on_retry, self);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 
 static const redis_options_t redis_defaults = {
@@ -106,28 +107,6 @@ static int redis_on_connect_timeout(loop_t *loop, int timer_id, void *arg);
 static int redis_on_drop(loop_t *loop, int timer_id, void *arg);
 
 /* ---- small helpers -------------------------------------------------------- */
-
-static uint32_t redis_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-/* Exponential back-off with equal jitter (see pg.c). */
-static uint32_t redis_backoff(const redis_options_t *o, unsigned attempt, uint64_t *rng)
-{
-    uint64_t d = o->backoff_min_ms ? o->backoff_min_ms : 1;
-    for (unsigned i = 0; i < attempt && d < o->backoff_max_ms; i++)
-        d *= 2;
-    if (d > o->backoff_max_ms)
-        d = o->backoff_max_ms;
-    uint64_t half = d / 2;
-    return (uint32_t)(d - half + (half ? redis_random(rng) % (half + 1) : 0));
-}
 
 static void redis_cancel(redis_t *self, int *timer)
 {
@@ -280,7 +259,8 @@ static void redis_schedule_retry(redis_t *self)
 {
     if (self->state != REDIS_WAITING || self->retry_timer > 0)
         return;
-    uint32_t delay = redis_backoff(&self->opts, self->attempt, &self->rng);
+    uint32_t delay = backoff_delay_ms(self->opts.backoff_min_ms, self->opts.backoff_max_ms,
+                                      self->attempt, &self->rng);
     if (self->attempt < 64)
         self->attempt++;
     int id = loop_add_timer(self->loop, delay, 1, redis_on_retry, self);
