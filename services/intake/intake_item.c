@@ -7,12 +7,15 @@
  * A registration runs on a worker in this order, so that the cheapest
  * refusal comes first and nothing is stored or published unless every
  * check passed: token → role and court → Content-Type → UTF-8 → JSON →
- * fields → court (zone, template) → dates (late needs a reason) → one
- * transaction: item_reserve() (idempotency key, deputies on the court's
- * roster and serving, next serial), the item and its deputies, the event
- * `liaison.v1.ItemRegistered` in the outbox, the answer kept for the key →
- * COMMIT. A refusal after BEGIN rolls everything back, the counter's
- * increment included, so numbers stay gapless.
+ * fields → court (zone, template) → dates (late needs a reason) → the
+ * registration joins a batch (intake_pool.c) that runs as one transaction:
+ * item_reserve_batch() per court (item_claim() for each registration:
+ * idempotency key, deputies on the court's roster and serving, a refusal
+ * writing nothing; then one counter update), item_store_batch() (the items and their
+ * deputies, the event `liaison.v1.ItemRegistered` in the outbox, the answer
+ * kept for each key) → COMMIT. A failure after the serials are taken rolls
+ * the batch back, the counter's increment included, and its registrations
+ * run again one by one, so numbers stay gapless.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -797,7 +800,8 @@ done:
  *   2. per court: item_reserve_batch() checks each registration (key,
  *      deputies, department) and updates the counter ONCE for all that
  *      passed; here each gets its number, its answer and its event
- *      (bus_publish into the outbox); item_store_batch() stores the items;
+ *      (packed as bus_publish would write it); item_store_batch() stores the
+ *      items and puts the events in the outbox in the same round trip;
  *   3. one COMMIT, one flush, and only then the answers.
  *
  * Why this design (group commit with set-wise statements) rather than only
