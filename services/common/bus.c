@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *s_strdup_error(const char *msg)
@@ -28,20 +29,50 @@ bool bus_uuid_valid(const char *s)
     return true;
 }
 
-void bus_uuid4(char out[37])
+static void s_random(uint8_t *b, size_t len)
 {
-    uint8_t b[16];
     size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+    while (got < len) {
+        ssize_t n = getrandom(b + got, len - got, 0);
         if (n > 0)
             got += (size_t)n;
     }
+}
+
+static void s_uuid_text(const uint8_t b[16], char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 0x0f];
+    }
+    *o = '\0';
+}
+
+void bus_uuid4(char out[37])
+{
+    uint8_t b[16];
+    s_random(b, sizeof b);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    s_uuid_text(b, out);
+}
+
+void bus_uuid7(char out[37])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint8_t b[16];
+    s_random(b + 6, sizeof b - 6);
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(ms >> (8 * (5 - i)));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x70);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    s_uuid_text(b, out);
 }
 
 int bus_envelope_pack(const Liaison__V1__Envelope *env, uint8_t **out, size_t *len, char **error)

@@ -73,6 +73,13 @@ int bus_publish_query(pg_t *pg, const Liaison__V1__Envelope *env, pg_result_fn *
 
 /* A random (version 4) UUID in canonical text form, into out[37]. */
 void bus_uuid4(char out[37]);
+/* A time-ordered (version 7, RFC 9562) UUID: 48 bits of Unix milliseconds
+ * from the wall clock, then 74 random bits. The ids of rows that are only
+ * ever appended (events, items, deadlines, notices) sort by creation, so
+ * their unique indexes grow at the right edge instead of touching a random
+ * leaf of an ever larger index on every insert. The wall clock, not the
+ * test clock: an id orders rows, it never says when something happened. */
+void bus_uuid7(char out[37]);
 bool bus_uuid_valid(const char *s);
 
 /* Decoding outside input: an arena for one message's unpacked parts

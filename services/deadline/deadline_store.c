@@ -265,7 +265,7 @@ static int s_emit(deadline_outbox_t *ob, const ProtobufCMessage *msg, const char
     protobuf_c_message_pack(msg, buf);
     char type[128];
     snprintf(type, sizeof type, "%s", msg->descriptor->name);
-    bus_uuid4(event_id);
+    bus_uuid7(event_id);
     Liaison__V1__Envelope env = LIAISON__V1__ENVELOPE__INIT;
     env.envelope_version = BUS_ENVELOPE_VERSION;
     env.event_id = event_id;
@@ -623,7 +623,7 @@ int deadline_open(PGconn *conn, deadline_ctx_t *ctx, const deadline_cause_t *cau
 
     char id[37], trig[DOMAIN_DATE_STRLEN], due[DOMAIN_DATE_STRLEN], round_s[16], due_us[24],
         now_s[24];
-    bus_uuid4(id);
+    bus_uuid7(id);
     s_date_str(trigger, trig);
     s_date_str(c.ex.due, due);
     snprintf(round_s, sizeof round_s, "%d", round);
@@ -946,7 +946,7 @@ static int s_notice(notice_ctx_t *n, int kind, const char *id, const char *name,
     }
     rc.address = (char *)address;
     char notice_id[37], dedup[256], event_id[37];
-    bus_uuid4(notice_id);
+    bus_uuid7(notice_id);
     snprintf(dedup, sizeof dedup, "%s:%d:%s:%d", n->dedup_base, kind, id, channel);
     Liaison__V1__NoticeRequested ev = LIAISON__V1__NOTICE_REQUESTED__INIT;
     ev.notice_id = notice_id;

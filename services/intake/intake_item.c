@@ -208,7 +208,7 @@ static void s_envelope(Liaison__V1__Envelope *env, char event_id[37], const char
                        const char *court, const char *item_id, const char *correlation,
                        const void *payload, size_t len)
 {
-    bus_uuid4(event_id);
+    bus_uuid7(event_id);
     liaison__v1__envelope__init(env);
     env->envelope_version = BUS_ENVELOPE_VERSION;
     env->event_id = event_id;
@@ -1014,7 +1014,7 @@ static bool s_register_item(pending_t *pd, long long serial, json_t *snap, json_
 
     char item_id[37], received_s[48], registered_s[48];
     char rdate_s[DOMAIN_DATE_STRLEN], gdate_s[DOMAIN_DATE_STRLEN];
-    bus_uuid4(item_id);
+    bus_uuid7(item_id);
     intake_format_instant(r->received_us, pd->zone.utc_offset_s, received_s, sizeof received_s);
     intake_format_instant(pd->now_us, pd->zone.utc_offset_s, registered_s, sizeof registered_s);
     domain_date_format(pd->received_date, rdate_s);

@@ -327,7 +327,7 @@ static bool s_emit(cmd_t *c, const ProtobufCMessage *msg, const char *action, do
     }
     protobuf_c_message_pack(msg, buf);
     char event_id[37];
-    bus_uuid4(event_id);
+    bus_uuid7(event_id);
     if (!c->correlation[0])
         snprintf(c->correlation, sizeof c->correlation, "%s", event_id);
     Liaison__V1__Envelope env = LIAISON__V1__ENVELOPE__INIT;
@@ -1135,7 +1135,7 @@ static int c_draft_reply(cmd_t *c)
     if (!s_apply(c, DOMAIN_ACTION_DRAFT_REPLY))
         return -1;
     char reply_id[37], round[16];
-    bus_uuid4(reply_id);
+    bus_uuid7(reply_id);
     snprintf(round, sizeof round, "%u", c->dom.round);
     const char *p[] = {reply_id, c->item_id, c->court, round, c->tok.department, category, text};
     PGresult *res = s_sql(c,
@@ -1437,7 +1437,7 @@ static int c_evaluate(cmd_t *c)
         return -1;
     char round[16], event_id_hint[37];
     snprintf(round, sizeof round, "%u", c->dom.round);
-    bus_uuid4(event_id_hint);
+    bus_uuid7(event_id_hint);
     const char *p[] = {c->item_id, c->court,          round,         deputy,
                        sat,        s_or(comment, ""), event_id_hint, c->now_us_s};
     PGresult *res = s_sql(c,

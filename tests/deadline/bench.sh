@@ -43,12 +43,16 @@ redis-cli -p "$RPORT" flushall >/dev/null
 
 # 1,000,000 pending deadlines: the first BURST fall due together, the next
 # STEADY 1 ms apart, the rest over the next 60 days (all inside the horizon).
+# Their ids are what the daemon gives a deadline it opens: time-ordered
+# (version 7) UUIDs, here one a millisecond before now.
 t0=$SECONDS
 now_us=$(($(date +%s%N) / 1000))
+now_ms=$((now_us / 1000))
 dl_sql "INSERT INTO deadline (id, court_id, item_id, rule_id, round, department_id, trigger_date,
           due_date, due_at_us, time_zone, schedule_kind, schedule_at, next_step, next_fire_at,
           created_at_us, updated_at_us)
-        SELECT gen_random_uuid(), 'bench', 'bench-' || i, 'answer-between', 1, 'd-civil',
+        SELECT (lpad(to_hex($now_ms - $TOTAL + i), 12, '0') || '7' || substr(md5(i::text), 1, 3)
+                || '8' || substr(md5(i::text), 4, 15))::uuid, 'bench', 'bench-' || i, 'answer-between', 1, 'd-civil',
           '2026-11-01', '2027-01-04', f + 86400000000, 'Asia/Shanghai',
           '{remind:1,due,urge:1,urge:2,escalate}',
           ARRAY[f, f + 86400000000, f + 2 * 86400000000, f + 3 * 86400000000, f + 4 * 86400000000],
