@@ -38,9 +38,12 @@
  * the loop it would be a state machine over two connections for no gain;
  * here it is straight-line code with its own connections (STYLE.md 4: a
  * worker with its own connection, talking to the loop through nothing but
- * the sequencer's thread-safe notify and the metrics' atomics). One thread
- * fires ~1000 stages per transaction, which is what the throughput goal
- * needs; a second instance would need the shard leases of §7.
+ * the sequencer's thread-safe notify and the metrics' atomics). By default
+ * two threads (the primary and one worker) each fire up to 2,000 stages per
+ * transaction: while one waits on PostgreSQL the other builds its events.
+ * They claim disjoint ids from the same index, and the conditional advance
+ * fences them as it fences everything else. A second daemon instance would
+ * need the shard leases of §7.
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>

@@ -88,7 +88,7 @@ redis_port = $DL_REDIS_PORT
 redis_prefix = $DL_PREFIX
 sweep_interval = $DL_SWEEP
 horizon = $DL_HORIZON
-fire_workers = ${DL_WORKERS:-1}
+fire_workers = ${DL_WORKERS:-2}
 calendar_file = $DL_CALENDAR
 INI
 }
