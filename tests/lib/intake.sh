@@ -34,7 +34,7 @@ up() {
   : >"$dir/liaison.ini"
   LIAISON_INTAKE_POSTGRES_DSN="host=127.0.0.1 port=$LIAISON_PG_PORT dbname=$LIAISON_PG_DB user=liaison_intake passfile=$LIAISON_PG_PASSFILE options='-c search_path=$schema'" \
   LIAISON_INTAKE_HTTP_PORT=0 LIAISON_COMMON_BUS_INTAKE=tcp://127.0.0.1:0 \
-  LIAISON_COMMON_MODE=development LIAISON_COMMON_LOG_LEVEL=info \
+  LIAISON_COMMON_MODE=development LIAISON_COMMON_LOG_LEVEL=${INTAKE_LOG_LEVEL:-info} \
   LIAISON_INTAKE_BOOTSTRAP_TOKEN_FILE="$dir/operator.token" \
   LIAISON_INTAKE_WORKERS=${INTAKE_WORKERS:-8} \
     ${INTAKE_WRAPPER:-} "$ROOT/$B/bin/liaison-intake" --config "$dir/liaison.ini" >"$dir/intake.log" 2>&1 </dev/null &
