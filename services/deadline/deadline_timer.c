@@ -602,6 +602,7 @@ static void s_reload_calendar(deadline_timer_thread_t *self)
     pthread_rwlock_wrlock(&ctx->lock);
     domain_calendar_t *old = ctx->calendar;
     ctx->calendar = cal;
+    deadline_court_calendar_changed(ctx, cal);
     pthread_rwlock_unlock(&ctx->lock);
     domain_calendar_destroy(&old);
     if (changed && ctx->sequencer)
