@@ -199,8 +199,10 @@ int deadline_court_acquire(deadline_ctx_t *ctx, const domain_calendar_t *base, c
                            deadline_court_view_t *view, char *reason, size_t reason_size);
 void deadline_court_release(deadline_court_view_t *view);
 
-/* After the calendar was swapped for `current`: calendars derived from any
- * other are rebuilt when next needed (the old one is about to be freed). */
+/* After a calendar reload, with `current` the calendar in use (the new one,
+ * or the old one when the new one was refused): courts' calendars derived
+ * from any other are rebuilt when next needed, since that one is about to
+ * be freed and a later one may be allocated at its address. */
 void deadline_court_calendar_changed(deadline_ctx_t *ctx, const domain_calendar_t *current);
 
 /* ---- deadline_timer.c ----------------------------------------------------- */

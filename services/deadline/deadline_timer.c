@@ -596,6 +596,9 @@ static void s_reload_calendar(deadline_timer_thread_t *self)
         e = NULL;
         pg_exec_ok(self->pg, "ROLLBACK", 0, NULL, &e);
         free(e);
+        /* Courts' calendars derived from the refused one go with it (only
+         * this thread swaps ctx->calendar, so it reads it unlocked). */
+        deadline_court_calendar_changed(ctx, ctx->calendar);
         domain_calendar_destroy(&cal);
         return;
     }
