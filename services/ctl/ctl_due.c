@@ -18,6 +18,9 @@
  * "rule.key = value" (keys as domain_rules_set documents them), e.g.
  *     [court lw]
  *     transfer.unit = workdays
+ * They are the same overrides a court's directory record holds
+ * (rule_overrides), applied by the same domain_rules_apply: in a fixed order
+ * of settings, so a unit always comes before its amount.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -128,7 +131,10 @@ static char *s_trim(char *s)
     return s;
 }
 
-/* Applies [court C] "rule.key = value" lines of an overrides file. */
+/* Applies the [court C] "rule.key = value" lines of an overrides file, all
+ * at once through domain_rules_apply: the same function that checks a
+ * court's rule_overrides at intake and applies them in the deadline service,
+ * so a file and a directory record with the same lines give the same rules. */
 static int s_apply_overrides(const char *path, const char *court, domain_rules_t *rules)
 {
     size_t len;
@@ -138,6 +144,9 @@ static int s_apply_overrides(const char *path, const char *court, domain_rules_t
                 strerror(errno));
         return -1;
     }
+    domain_rule_override_t o[DOMAIN_RULES_MAX_OVERRIDES];
+    int lines[DOMAIN_RULES_MAX_OVERRIDES];
+    size_t n = 0;
     int rc = 0, line = 0;
     bool in_court = false;
     char *save = NULL;
@@ -166,21 +175,26 @@ static int s_apply_overrides(const char *path, const char *court, domain_rules_t
         if (!in_court)
             continue;
         char *eq = strchr(s, '=');
-        char *dot = eq ? memchr(s, '.', (size_t)(eq - s)) : NULL;
-        if (!eq || !dot) {
+        if (!eq) {
             fprintf(stderr, "liaisonctl due: %s:%d: expected \"rule.key = value\"\n", path, line);
             rc = -1;
             break;
         }
-        *eq = '\0';
-        *dot = '\0';
-        char err[200];
-        if (domain_rules_set(rules, s_trim(s), s_trim(dot + 1), s_trim(eq + 1), err, sizeof err) <
-            0) {
-            fprintf(stderr, "liaisonctl due: %s:%d: %s\n", path, line, err);
+        if (n == DOMAIN_RULES_MAX_OVERRIDES) {
+            fprintf(stderr, "liaisonctl due: %s:%d: more than %d overrides for court %s\n", path,
+                    line, DOMAIN_RULES_MAX_OVERRIDES, court);
             rc = -1;
             break;
         }
+        *eq = '\0';
+        o[n] = (domain_rule_override_t){s_trim(s), s_trim(eq + 1)};
+        lines[n++] = line;
+    }
+    char err[200];
+    size_t bad = 0;
+    if (rc == 0 && domain_rules_apply(rules, o, n, &bad, err, sizeof err) < 0) {
+        fprintf(stderr, "liaisonctl due: %s:%d: %s\n", path, n ? lines[bad] : 0, err);
+        rc = -1;
     }
     free(text);
     return rc;

@@ -9,12 +9,15 @@
  *   deadline_timer.c  the timer thread: Redis index, claim, fire, sweep,
  *                     rebuild, calendar reload
  *   deadline_http.c   the HTTP views and the metrics
+ *   deadline_court.c  each court's own rules and calendar: the regulation's
+ *                     defaults and the shared calendar with the overrides
+ *                     of the court's directory record, cached per court
  *
  * Threads: the loop (HTTP, metrics, signals, the bus sequencer and server),
  * two consumer threads (intake, routing) and the timer thread. They share
- * only this context: the calendar and rules behind a read-write lock, a
- * mutex-protected queue of new timers, and atomic counters. Each thread has
- * its own database connection.
+ * only this context: the calendar and rules behind a read-write lock, the
+ * per-court cache behind its own mutex, a mutex-protected queue of new
+ * timers, and atomic counters. Each thread has its own database connection.
  */
 #ifndef LIAISON_DEADLINE_DEADLINE_H
 #define LIAISON_DEADLINE_DEADLINE_H
@@ -32,6 +35,7 @@
 #include "common/metrics.h"
 #include "domain/calendar.h"
 #include "domain/rules.h"
+#include "liaison/v1/directory.pb-c.h"
 #include "liaison/v1/envelope.pb-c.h"
 
 #define DEADLINE_PRODUCER "liaison-deadline"
@@ -44,14 +48,19 @@ typedef struct {
     int64_t at_us;
 } deadline_timer_t;
 
+typedef struct deadline_courts deadline_courts_t;
+
 typedef struct deadline_ctx {
     liaison_clock_t *clock; /* borrowed from the daemon; thread-safe */
     bus_sequencer_t *sequencer;
 
     pthread_rwlock_t lock; /* guards calendar and rules */
     domain_calendar_t *calendar;
-    domain_rules_t rules;
+    domain_rules_t rules; /* the regulation's defaults: set at start, then only read */
     char calendar_file[1024];
+
+    /* each court's rules and calendar (deadline_court.c; its own mutex) */
+    deadline_courts_t *courts;
 
     /* local time of day at which date stages fire (reminders, urgings,
      * escalation), in seconds after midnight */
@@ -149,6 +158,52 @@ bus_apply_t deadline_apply_intake(PGconn *conn, const Liaison__V1__Envelope *env
                                   size_t reason_size, void *arg);
 bus_apply_t deadline_apply_routing(PGconn *conn, const Liaison__V1__Envelope *env, char *reason,
                                    size_t reason_size, void *arg);
+
+/* ---- deadline_court.c ----------------------------------------------------- */
+
+/* A court's rules and calendar as a deadline is computed with them. Valid
+ * until deadline_court_release(): the entry behind them is reference counted,
+ * so a court change or a calendar reload on another thread never frees what
+ * a computation is still reading (explanations borrow the calendar's names). */
+typedef struct deadline_court_entry deadline_court_entry_t;
+typedef struct {
+    const domain_rules_t *rules;       /* the defaults with the court's overrides */
+    const domain_calendar_t *calendar; /* the shared calendar with the court's own days */
+    deadline_courts_t *courts;
+    deadline_court_entry_t *entry; /* the reference held; NULL: defaults and shared calendar */
+} deadline_court_view_t;
+
+deadline_courts_t *deadline_courts_new(void);
+void deadline_courts_destroy(deadline_courts_t **self_p);
+
+/* Checks the overrides a CourtUpserted carries, as intake did before it
+ * published them (the bus is outside input too): 0 with *rules_json (the
+ * caller frees) ready for the court table, or -1 with the reason. */
+int deadline_court_check(const Liaison__V1__CourtUpserted *m, char **rules_json, char *reason,
+                         size_t reason_size);
+
+/* Reads the court's row of the projection in the caller's transaction and
+ * brings its cache entry up to that revision; *zone gets the court's zone
+ * (Asia/Shanghai for a court not projected yet). -1 with the reason on a
+ * database failure or unusable stored overrides. */
+int deadline_court_load(PGconn *conn, deadline_ctx_t *ctx, const char *court, domain_zone_t *zone,
+                        char *reason, size_t reason_size);
+/* The same for every projected court (before a recompute). 0 or -1 (*error). */
+int deadline_court_load_all(PGconn *conn, deadline_ctx_t *ctx, char **error);
+
+/* The court's rules, and its calendar derived from `base` (ctx->calendar, or
+ * a new one a recompute is trying). A court the cache holds no overrides for
+ * gets ctx->rules and base. -1 with the reason when the court's calendar
+ * cannot be built (out of memory). */
+int deadline_court_acquire(deadline_ctx_t *ctx, const domain_calendar_t *base, const char *court,
+                           deadline_court_view_t *view, char *reason, size_t reason_size);
+void deadline_court_release(deadline_court_view_t *view);
+
+/* After a calendar reload, with `current` the calendar in use (the new one,
+ * or the old one when the new one was refused): courts' calendars derived
+ * from any other are rebuilt when next needed, since that one is about to
+ * be freed and a later one may be allocated at its address. */
+void deadline_court_calendar_changed(deadline_ctx_t *ctx, const domain_calendar_t *current);
 
 /* ---- deadline_timer.c ----------------------------------------------------- */
 

@@ -267,16 +267,30 @@ bus_apply_t deadline_apply_intake(PGconn *conn, const Liaison__V1__Envelope *env
             snprintf(reason, reason_size, "CourtUpserted: payload does not decode");
             return BUS_APPLY_POISON;
         }
+        /* The court's own rules and days: checked before anything is
+         * stored (bad ones park the event and the court keeps its previous
+         * ones). Its cache entry follows the row's revision when a deadline
+         * of the court is next computed (deadline_court.c). */
+        char *rules_json = NULL;
+        if (deadline_court_check(m, &rules_json, reason, reason_size) != 0) {
+            liaison__v1__court_upserted__free_unpacked(m, NULL);
+            return BUS_APPLY_POISON;
+        }
         snprintf(rev, sizeof rev, "%lld", (long long)m->revision);
-        const char *p[4] = {m->court_id, rev, m->name,
-                            *m->time_zone ? m->time_zone : "Asia/Shanghai"};
-        bus_apply_t rc = s_sql(conn, "court",
-                               "INSERT INTO court (court_id, revision, name, time_zone) "
-                               "VALUES ($1, $2::bigint, $3, $4) ON CONFLICT (court_id) DO UPDATE "
-                               "SET revision = EXCLUDED.revision, name = EXCLUDED.name, "
-                               "time_zone = EXCLUDED.time_zone "
-                               "WHERE court.revision < EXCLUDED.revision",
-                               4, p, reason, reason_size);
+        const char *p[6] = {m->court_id, rev,
+                            m->name,     *m->time_zone ? m->time_zone : "Asia/Shanghai",
+                            rules_json,  m->calendar_overrides ? m->calendar_overrides : ""};
+        bus_apply_t rc =
+            s_sql(conn, "court",
+                  "INSERT INTO court (court_id, revision, name, time_zone, rule_overrides, "
+                  "  calendar_overrides) "
+                  "VALUES ($1, $2::bigint, $3, $4, $5::jsonb, $6) ON CONFLICT (court_id) DO UPDATE "
+                  "SET revision = EXCLUDED.revision, name = EXCLUDED.name, "
+                  "time_zone = EXCLUDED.time_zone, rule_overrides = EXCLUDED.rule_overrides, "
+                  "calendar_overrides = EXCLUDED.calendar_overrides "
+                  "WHERE court.revision < EXCLUDED.revision",
+                  6, p, reason, reason_size);
+        free(rules_json);
         liaison__v1__court_upserted__free_unpacked(m, NULL);
         return rc;
     }

@@ -519,19 +519,6 @@ static uint8_t *s_unhex(const char *hex, size_t *len)
     return out;
 }
 
-/* The court's zone (Asia/Shanghai unless the directory says otherwise). */
-static void s_court_zone(PGconn *conn, const char *court, domain_zone_t *zone)
-{
-    const char *p[1] = {court ? court : ""};
-    char *err = NULL;
-    PGresult *r =
-        pg_exec_blocking(conn, "SELECT time_zone FROM court WHERE court_id = $1", 1, p, &err);
-    free(err);
-    if (!r || PQntuples(r) != 1 || domain_zone_find(PQgetvalue(r, 0, 0), zone) != 0)
-        domain_zone_find("Asia/Shanghai", zone);
-    PQclear(r);
-}
-
 /* The due date with its schedule and explanation, under the context's lock. */
 typedef struct {
     domain_explain_t ex;
@@ -541,6 +528,8 @@ typedef struct {
     explain_pb_t pb;
     char version[DOMAIN_CALENDAR_MAX_VERSION + 1];
     int64_t due_us;
+    /* the court's rules and calendar, held while ex and pb borrow from them */
+    deadline_court_view_t court;
 } computed_t;
 
 static void s_computed_release(computed_t *c)
@@ -548,30 +537,40 @@ static void s_computed_release(computed_t *c)
     free(c->text);
     free(c->pb_hex);
     c->text = c->pb_hex = NULL;
+    deadline_court_release(&c->court);
 }
 
 /* -1 error (reason), 1 the rule gives no deadline (disabled, periodic), 0 ok.
- * Call with ctx->lock held (read); the calendar may be a new one. */
+ * Call with ctx->lock held (read); the calendar may be a new one. The
+ * court's own rules and days apply (deadline_court.c); on success c holds
+ * them until s_computed_release(). */
 static int s_compute(deadline_ctx_t *ctx, const domain_calendar_t *cal, const char *court,
                      domain_rule_id_t rule, domain_date_t trigger, const domain_zone_t *zone,
                      int64_t now_us, const char *skip, computed_t *c, char *reason, size_t rsize)
 {
     memset(c, 0, sizeof *c);
-    const domain_rule_t *r = domain_rules_get(&ctx->rules, rule);
-    if (!r || !r->enabled || r->period.unit == DOMAIN_UNIT_PERIODIC)
+    if (deadline_court_acquire(ctx, cal, court, &c->court, reason, rsize) != 0)
+        return -1;
+    const domain_rules_t *rules = c->court.rules;
+    const domain_rule_t *r = domain_rules_get(rules, rule);
+    if (!r || !r->enabled || r->period.unit == DOMAIN_UNIT_PERIODIC) {
+        s_computed_release(c);
         return 1;
+    }
     /* Unknown years give a provisional date, recomputed when the notice is
      * loaded (DOMAIN.md §4.1): a deadline must exist from the start. */
-    if (domain_rules_due(&ctx->rules, rule, cal, court, trigger, DOMAIN_DUE_PROVISIONAL, &c->ex) !=
-        0) {
+    if (domain_rules_due(rules, rule, c->court.calendar, court, trigger, DOMAIN_DUE_PROVISIONAL,
+                         &c->ex) != 0) {
         snprintf(reason, rsize, "rule %s: %s", domain_rule_name(rule),
                  c->ex.error[0] ? c->ex.error : domain_due_status_name(c->ex.status));
+        s_computed_release(c);
         return -1;
     }
     int64_t end;
     if (domain_zone_end_of_day(zone, c->ex.due, &end) != 0) {
         snprintf(reason, rsize, "rule %s: due date outside the zone's range",
                  domain_rule_name(rule));
+        s_computed_release(c);
         return -1;
     }
     c->ex.zone = *zone;
@@ -581,6 +580,7 @@ static int s_compute(deadline_ctx_t *ctx, const domain_calendar_t *cal, const ch
     if (s_schedule(r, zone, c->ex.due, c->due_us, ctx->notice_time_s, now_us, skip, &c->sched) !=
         0) {
         snprintf(reason, rsize, "rule %s: cannot place its stages", domain_rule_name(rule));
+        s_computed_release(c);
         return -1;
     }
     snprintf(c->version, sizeof c->version, "%s",
@@ -610,7 +610,8 @@ int deadline_open(PGconn *conn, deadline_ctx_t *ctx, const deadline_cause_t *cau
 {
     reason[0] = '\0';
     domain_zone_t zone;
-    s_court_zone(conn, cause->court, &zone);
+    if (deadline_court_load(conn, ctx, cause->court, &zone, reason, reason_size) != 0)
+        return -1;
     int64_t now_us = clock_now_us(ctx->clock);
     computed_t c;
     pthread_rwlock_rdlock(&ctx->lock);
@@ -691,7 +692,7 @@ int deadline_open(PGconn *conn, deadline_ctx_t *ctx, const deadline_cause_t *cau
     ev.explanation = &c.pb.msg;
     ev.department_id = (char *)(department_id ? department_id : "");
     ev.supervising_leader_id = (char *)"";
-    const domain_rule_t *rr = domain_rules_get(&ctx->rules, rule);
+    const domain_rule_t *rr = domain_rules_get(c.court.rules, rule);
     int32_t before[DOMAIN_RULE_MAX_REMINDERS];
     for (size_t i = 0; i < rr->nreminders; i++)
         before[i] = rr->reminders[i];
@@ -1284,7 +1285,10 @@ int deadline_recompute(PGconn *conn, deadline_ctx_t *ctx, const domain_calendar_
 {
     /* Only deadlines not yet due: a stage already announced as due, urged
      * or escalated stays as it was said (DOMAIN.md §4.1 "recompute the
-     * deadlines it changes" concerns dates still ahead). */
+     * deadlines it changes" concerns dates still ahead). Each with its
+     * court's rules and own days as they stand now. */
+    if (deadline_court_load_all(conn, ctx, error) != 0)
+        return -1;
     PGresult *r = pg_exec_blocking(
         conn,
         "SELECT d.id, d.court_id, d.item_id, d.rule_id, d.trigger_date, d.due_date, "

@@ -599,12 +599,16 @@ static void s_reload_calendar(deadline_timer_thread_t *self)
         e = NULL;
         pg_exec_ok(self->pg, "ROLLBACK", 0, NULL, &e);
         free(e);
+        /* Courts' calendars derived from the refused one go with it (only
+         * this thread swaps ctx->calendar, so it reads it unlocked). */
+        deadline_court_calendar_changed(ctx, ctx->calendar);
         domain_calendar_destroy(&cal);
         return;
     }
     pthread_rwlock_wrlock(&ctx->lock);
     domain_calendar_t *old = ctx->calendar;
     ctx->calendar = cal;
+    deadline_court_calendar_changed(ctx, cal);
     pthread_rwlock_unlock(&ctx->lock);
     domain_calendar_destroy(&old);
     if (changed && ctx->sequencer)

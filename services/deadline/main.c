@@ -94,6 +94,9 @@ int main(int argc, char **argv)
     pthread_mutex_init(&ctx.qlock, NULL);
     ctx.clock = daemon_clock(d);
     domain_rules_defaults(&ctx.rules);
+    ctx.courts = deadline_courts_new();
+    if (!ctx.courts)
+        goto out;
     ctx.notice_time_s = config_duration_ms(cfg, "deadline", "notice_time") / 1000 % 86400;
     ctx.due_soon_us = config_duration_ms(cfg, "deadline", "due_soon") * 1000;
     snprintf(ctx.calendar_file, sizeof ctx.calendar_file, "%s",
@@ -147,6 +150,7 @@ out:
     daemon_destroy(&d);
     deadline_http_destroy(&http);
     free(conninfo);
+    deadline_courts_destroy(&ctx.courts);
     domain_calendar_destroy(&ctx.calendar);
     free(ctx.queue);
     pthread_rwlock_destroy(&ctx.lock);

@@ -380,6 +380,7 @@ typedef struct {
     s_court_t *court;
     bool have_version;
     size_t ndays;
+    bool court_text; /* one court's own days (domain_calendar_court_text) */
     char *err;
     size_t errsize;
 } s_parser_t;
@@ -413,6 +414,12 @@ static int s_section(s_parser_t *p, const char *s, size_t n)
     size_t an = n - w;
     while (an && s_is_space(*arg))
         arg++, an--;
+    if (p->court_text) {
+        s_err(p->err, p->errsize, p->line,
+              "a court's own days have no [section] lines: only \"rest = DATE NAME\" and "
+              "\"work = DATE NAME\"");
+        return -1;
+    }
     if (s_end_year(p) < 0)
         return -1;
     if (w == 4 && memcmp(s, "year", 4) == 0) {
@@ -581,6 +588,14 @@ static int s_key_line(s_parser_t *p, const char *s, size_t n)
     size_t vn = n - eq - 1;
     while (vn && s_is_space(*v))
         v++, vn--;
+    bool day_key = k == 4 && (memcmp(s, "rest", 4) == 0 || memcmp(s, "work", 4) == 0);
+    if (p->court_text && !day_key) {
+        s_err(p->err, p->errsize, p->line,
+              "unknown key \"%.*s\" (a court's own days are \"rest = DATE NAME\" or \"work = "
+              "DATE NAME\")",
+              (int)(k > 40 ? 40 : k), s);
+        return -1;
+    }
     if (k == 7 && memcmp(s, "version", 7) == 0) {
         if (p->section != 0) {
             s_err(p->err, p->errsize, p->line, "\"version\" belongs before the first section");
@@ -829,6 +844,216 @@ int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain
         return -1;
     }
     return 0;
+}
+
+/* Is `day` among the sorted entries? */
+static bool s_entries_have(const s_entries_t *e, int32_t day)
+{
+    size_t lo = 0, hi = e->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->v[mid].day == day)
+            return true;
+        if (e->v[mid].day < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Gives `court` the days of `add` (sorted, no day twice), replacing the
+ * court's own declaration of any of those days; all or nothing. */
+static int s_court_merge(domain_calendar_t *self, const char *court, const s_entries_t *add,
+                         char *err, size_t errsize)
+{
+    s_court_t *c = s_court_find(self, court);
+    bool created = false;
+    if ((!c || c->entries.n == 0) && !s_room_for_court_table(self)) {
+        s_err(err, errsize, 0,
+              "too many courts with their own days for the calendar's span of years");
+        return -1;
+    }
+    if (!c) {
+        if (!(c = s_court_add(self, court, strlen(court)))) {
+            s_err(err, errsize, 0, "too many courts");
+            return -1;
+        }
+        created = true;
+    }
+    s_entries_t merged = {0}, old = c->entries;
+    int rc = 0;
+    for (size_t i = 0; i < old.n && rc == 0; i++)
+        if (!s_entries_have(add, old.v[i].day))
+            rc = s_entries_push(&merged, old.v[i]);
+    for (size_t i = 0; i < add->n && rc == 0; i++) {
+        s_entry_t e = add->v[i];
+        e.line = 0; /* not a line of the file */
+        rc = s_entries_push(&merged, e);
+    }
+    if (rc == 0) {
+        c->entries = merged;
+        if (s_build_court(self, c) == 0) {
+            free(old.v);
+            return 0;
+        }
+        c->entries = old;
+        s_build_court(self, c); /* back to the old table, or none: the national one */
+    }
+    free(merged.v);
+    if (created) {
+        free(c->kind);
+        free(c->name);
+        self->ncourts--;
+    }
+    s_err(err, errsize, 0, "out of memory");
+    return -1;
+}
+
+int domain_calendar_court_text(domain_calendar_t *self, const char *court, const char *text,
+                               size_t len, char *err, size_t errsize)
+{
+    if (err && errsize)
+        err[0] = '\0';
+    if (!self || !court || !s_court_id_valid(court, strnlen(court, DOMAIN_CALENDAR_MAX_COURT))) {
+        s_err(err, errsize, 0, "invalid court id");
+        return -1;
+    }
+    if (!text)
+        len = 0;
+    if (len > DOMAIN_CALENDAR_MAX_COURT_TEXT) {
+        s_err(err, errsize, 0, "a court's own days take at most %d bytes",
+              DOMAIN_CALENDAR_MAX_COURT_TEXT);
+        return -1;
+    }
+    /* Parsed into a scratch court first, so a bad line changes nothing
+     * (names it interned stay: they are bounded and harmless). */
+    s_court_t scratch;
+    memset(&scratch, 0, sizeof scratch);
+    s_parser_t p = {.cal = self,
+                    .section = 2,
+                    .court = &scratch,
+                    .court_text = true,
+                    .err = err,
+                    .errsize = errsize};
+    int rc = -1;
+    size_t pos = 0;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        pos = 3;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        p.line++;
+        if (s_line(&p, text + pos, end - pos) < 0)
+            goto out;
+        pos = end + 1;
+    }
+    if (s_check_duplicates(&p, &scratch.entries, "") < 0)
+        goto out;
+    rc = scratch.entries.n ? s_court_merge(self, court, &scratch.entries, err, errsize) : 0;
+out:
+    free(scratch.entries.v);
+    return rc;
+}
+
+int domain_calendar_court_text_check(const char *text, size_t len, char *err, size_t errsize)
+{
+    domain_calendar_t *cal = domain_calendar_new();
+    if (!cal) {
+        s_err(err, errsize, 0, "out of memory");
+        return -1;
+    }
+    int rc = domain_calendar_court_text(cal, "check", text, len, err, errsize);
+    domain_calendar_destroy(&cal);
+    return rc;
+}
+
+static int s_entries_copy(s_entries_t *to, const s_entries_t *from)
+{
+    memset(to, 0, sizeof *to);
+    if (from->n == 0)
+        return 0;
+    if (!(to->v = malloc(from->n * sizeof *to->v)))
+        return -1;
+    memcpy(to->v, from->v, from->n * sizeof *to->v);
+    to->n = to->cap = from->n;
+    return 0;
+}
+
+static void *s_dup(const void *p, size_t n)
+{
+    void *q = p && n ? malloc(n) : NULL;
+    if (q)
+        memcpy(q, p, n);
+    return q;
+}
+
+domain_calendar_t *domain_calendar_copy(const domain_calendar_t *self)
+{
+    if (!self)
+        return NULL;
+    domain_calendar_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    /* Each array is counted only once its parts exist, so destroy() can
+     * clean up after a failure at any point. */
+    memcpy(c->version, self->version, sizeof c->version);
+    c->first = self->first;
+    c->count = self->count;
+    c->names = calloc(self->capnames, sizeof *c->names);
+    c->name_len = calloc(self->capnames, sizeof *c->name_len);
+    if (!c->names || !c->name_len)
+        goto fail;
+    c->capnames = self->capnames;
+    c->nnames = 1;
+    for (size_t i = 1; i < self->nnames; i++) {
+        if (!(c->names[i] = s_dup(self->names[i], self->name_len[i] + 1)))
+            goto fail;
+        c->name_len[i] = self->name_len[i];
+        c->nnames++;
+    }
+    if (self->nyears) {
+        if (!(c->years = calloc(self->nyears, sizeof *c->years)))
+            goto fail;
+        c->capyears = self->nyears;
+        for (size_t i = 0; i < self->nyears; i++) {
+            c->years[i].year = self->years[i].year;
+            c->nyears++;
+            if (self->years[i].notice && !(c->years[i].notice = strdup(self->years[i].notice)))
+                goto fail;
+        }
+    }
+    if (s_entries_copy(&c->entries, &self->entries) < 0)
+        goto fail;
+    if (self->kind && self->count > 0) {
+        c->kind = s_dup(self->kind, (size_t)self->count);
+        c->name = s_dup(self->name, (size_t)self->count * sizeof *self->name);
+        if (!c->kind || !c->name)
+            goto fail;
+    }
+    if (self->ncourts) {
+        if (!(c->courts = calloc(self->ncourts, sizeof *c->courts)))
+            goto fail;
+        c->capcourts = self->ncourts;
+        for (size_t i = 0; i < self->ncourts; i++) {
+            const s_court_t *from = &self->courts[i];
+            s_court_t *to = &c->courts[i];
+            c->ncourts++;
+            memcpy(to->id, from->id, sizeof to->id);
+            if (s_entries_copy(&to->entries, &from->entries) < 0)
+                goto fail;
+            if (from->kind) {
+                to->kind = s_dup(from->kind, (size_t)self->count);
+                to->name = s_dup(from->name, (size_t)self->count * sizeof *from->name);
+                if (!to->kind || !to->name)
+                    goto fail;
+            }
+        }
+    }
+    return c;
+fail:
+    domain_calendar_destroy(&c);
+    return NULL;
 }
 
 void domain_calendar_view(const domain_calendar_t *self, const char *court,

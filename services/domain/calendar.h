@@ -78,6 +78,29 @@ int domain_calendar_court_day(domain_calendar_t *self, const char *court, domain
                               bool rest, const char *name, char *err, size_t errsize);
 bool domain_calendar_has_court(const domain_calendar_t *self, const char *court);
 
+/* A court's own days as text, as the directory keeps them (a court record's
+ * calendar_overrides): the lines of a `[court ID]` section of the calendar
+ * file without its header, "rest = DATE[..DATE] NAME" and "work = DATE NAME",
+ * with comments and blank lines; nothing else. At most
+ * DOMAIN_CALENDAR_MAX_COURT_TEXT bytes. */
+#define DOMAIN_CALENDAR_MAX_COURT_TEXT (64 * 1024)
+
+/* Adds such text's days to `court` in self, all or nothing: -1 (err
+ * "line N: what is wrong", the line of the text) leaves self unchanged. A
+ * day declared twice in the text is refused; a day the court already
+ * overrides (from a [court ID] section of the file) takes the text's kind and
+ * name: the directory is the court's later word. */
+int domain_calendar_court_text(domain_calendar_t *self, const char *court, const char *text,
+                               size_t len, char *err, size_t errsize);
+/* Checks such text without a calendar (what the directory validates before
+ * it stores one): 0, or -1 with err. */
+int domain_calendar_court_text_check(const char *text, size_t len, char *err, size_t errsize);
+
+/* A deep copy (national days, notices, every court's days); NULL on
+ * allocation failure. The deadline service derives a court's calendar from
+ * the shared one this way. */
+domain_calendar_t *domain_calendar_copy(const domain_calendar_t *self);
+
 /* Classifies a day for a court (court may be NULL: the national calendar).
  * 0 for a day in a known year; -1 for an invalid date or a year without a
  * notice (then out->kind = DOMAIN_DAY_UNKNOWN). */

@@ -381,6 +381,77 @@ int domain_rules_set(domain_rules_t *self, const char *rule, const char *key, co
     return 0;
 }
 
+int domain_rules_set_key(domain_rules_t *self, const char *key, const char *value, char *err,
+                         size_t errsize)
+{
+    const char *dot = key ? strchr(key, '.') : NULL;
+    char rule[64];
+    if (!dot || dot == key || (size_t)(dot - key) >= sizeof rule) {
+        s_msg(err, errsize, "\"%.60s\": expected \"rule.setting\" (e.g. \"transfer.unit\")",
+              key ? key : "");
+        return -1;
+    }
+    memcpy(rule, key, (size_t)(dot - key));
+    rule[dot - key] = '\0';
+    return domain_rules_set(self, rule, dot + 1, value, err, errsize);
+}
+
+/* The order settings are applied in: a unit before its amount (a unit
+ * without an amount clears it), the period before the schedule. */
+static int s_setting_rank(const char *key)
+{
+    static const char *const order[] = {
+        "enabled",       "unit",    "amount",          "direction",   "roll",           "reminders",
+        "urge-interval", "urgings", "notify-reminder", "notify-urge", "notify-escalate"};
+    const char *dot = key ? strchr(key, '.') : NULL;
+    if (dot)
+        for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+            if (strcmp(dot + 1, order[i]) == 0)
+                return (int)i;
+    return (int)(sizeof order / sizeof order[0]); /* refused when applied */
+}
+
+int domain_rules_apply(domain_rules_t *self, const domain_rule_override_t *overrides, size_t n,
+                       size_t *bad, char *err, size_t errsize)
+{
+    if (bad)
+        *bad = 0;
+    if (!self || (n && !overrides)) {
+        s_msg(err, errsize, "no rules or overrides");
+        return -1;
+    }
+    if (n > DOMAIN_RULES_MAX_OVERRIDES) {
+        s_msg(err, errsize, "too many overrides (at most %d)", DOMAIN_RULES_MAX_OVERRIDES);
+        return -1;
+    }
+    /* A stable insertion sort by rank (n is small): equal ranks keep their
+     * order, so the later of two equal keys wins. */
+    size_t idx[DOMAIN_RULES_MAX_OVERRIDES];
+    int rank[DOMAIN_RULES_MAX_OVERRIDES];
+    for (size_t i = 0; i < n; i++) {
+        int r = s_setting_rank(overrides[i].key);
+        size_t j = i;
+        while (j > 0 && rank[j - 1] > r) {
+            idx[j] = idx[j - 1];
+            rank[j] = rank[j - 1];
+            j--;
+        }
+        idx[j] = i;
+        rank[j] = r;
+    }
+    domain_rules_t work = *self;
+    for (size_t k = 0; k < n; k++) {
+        const domain_rule_override_t *o = &overrides[idx[k]];
+        if (domain_rules_set_key(&work, o->key, o->value, err, errsize) < 0) {
+            if (bad)
+                *bad = idx[k];
+            return -1;
+        }
+    }
+    *self = work;
+    return 0;
+}
+
 /* ---- computing ------------------------------------------------------------ */
 
 static int s_prepare(const domain_rules_t *self, domain_rule_id_t id, domain_explain_t *out)

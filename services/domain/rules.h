@@ -115,6 +115,31 @@ const domain_rule_t *domain_rules_get(const domain_rules_t *self, domain_rule_id
  * is invalid or makes the rule invalid. */
 int domain_rules_set(domain_rules_t *self, const char *rule, const char *key, const char *value,
                      char *err, size_t errsize);
+/* One override as a court's directory record stores it: key "rule.setting"
+ * ("transfer.unit"), value as for domain_rules_set. */
+typedef struct {
+    const char *key;
+    const char *value;
+} domain_rule_override_t;
+
+#define DOMAIN_RULES_MAX_OVERRIDES 256
+
+/* Overrides one setting from its "rule.setting" key (split at the first '.').
+ * -1 (with a message) when the key has no '.', or as domain_rules_set. */
+int domain_rules_set_key(domain_rules_t *self, const char *key, const char *value, char *err,
+                         size_t errsize);
+
+/* Applies a court's overrides, all or nothing. The order they come in does
+ * not matter: they are applied in a fixed order of settings (enabled, unit,
+ * amount, direction, roll, reminders, urge-interval, urgings, notify-*), so
+ * "unit" always comes before "amount" and a set stored as a JSON object (whose
+ * key order a database does not keep) gives the same rules everywhere. The
+ * same key twice: the later one wins. On error self is unchanged, -1 is
+ * returned with the message, and *bad (if not NULL) is the index of the
+ * override that was refused. */
+int domain_rules_apply(domain_rules_t *self, const domain_rule_override_t *overrides, size_t n,
+                       size_t *bad, char *err, size_t errsize);
+
 /* Checks one rule as a whole. */
 int domain_rule_validate(const domain_rule_t *rule, char *err, size_t errsize);
 

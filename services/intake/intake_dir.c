@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "domain/calendar.h"
 #include "domain/date.h"
 #include "domain/regnum.h"
 #include "domain/rules.h"
@@ -299,6 +300,12 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
                            "The field active must be true or false.", "active 应为布尔值。");
         goto out;
     }
+    /* Both kinds of override are checked with the functions the deadline
+     * service applies them with, so what is stored here is what it uses. */
+    domain_rule_override_t over[DOMAIN_RULES_MAX_OVERRIDES];
+    Liaison__V1__RuleOverride over_pb[DOMAIN_RULES_MAX_OVERRIDES];
+    Liaison__V1__RuleOverride *over_pp[DOMAIN_RULES_MAX_OVERRIDES];
+    size_t nover = 0;
     if (rules && !json_is_null(rules)) {
         if (!json_is_object(rules)) {
             intake_job_problem(job, 422, "wrong_type", "rule_overrides",
@@ -306,29 +313,41 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
                                "rule_overrides 应为对象。");
             goto out;
         }
-        domain_rules_t check;
-        domain_rules_defaults(&check);
+        if (json_object_size(rules) > DOMAIN_RULES_MAX_OVERRIDES) {
+            intake_job_problemf(job, 422, "invalid_value", "rule_overrides", "规则覆盖项过多。",
+                                "At most %d rule overrides.", DOMAIN_RULES_MAX_OVERRIDES);
+            goto out;
+        }
         const char *k;
         json_t *v;
         json_object_foreach(rules, k, v)
         {
-            char rule[64], field[160];
-            const char *dot = strchr(k, '.');
-            snprintf(field, sizeof field, "rule_overrides.%s", k);
-            if (!dot || dot - k >= (long)sizeof rule || !json_is_string(v)) {
+            if (!strchr(k, '.') || !json_is_string(v) ||
+                strlen(json_string_value(v)) != json_string_length(v)) {
+                char field[160];
+                snprintf(field, sizeof field, "rule_overrides.%s", k);
                 intake_job_problem(job, 422, "invalid_value", field,
                                    "Each override is \"rule.key\": \"value\" (strings).",
                                    "规则覆盖项应为“规则.键”: “值”。");
                 goto out;
             }
-            snprintf(rule, sizeof rule, "%.*s", (int)(dot - k), k);
-            if (domain_rules_set(&check, rule, dot + 1, json_string_value(v), err, sizeof err) !=
-                0) {
-                intake_job_problemf(job, 422, "invalid_value", field, "规则覆盖项无效。", "%s",
-                                    err);
-                goto out;
-            }
+            over[nover++] = (domain_rule_override_t){k, json_string_value(v)};
         }
+        domain_rules_t check;
+        domain_rules_defaults(&check);
+        size_t bad = 0;
+        if (domain_rules_apply(&check, over, nover, &bad, err, sizeof err) != 0) {
+            char field[160];
+            snprintf(field, sizeof field, "rule_overrides.%s", over[bad].key);
+            intake_job_problemf(job, 422, "invalid_value", field, "规则覆盖项无效。", "%s", err);
+            goto out;
+        }
+    }
+    if (domain_calendar_court_text_check(calendar, strlen(calendar), err, sizeof err) != 0) {
+        intake_job_problemf(job, 422, "invalid_value", "calendar_overrides",
+                            "本院休息日、工作日设置无效（格式见 deploy/calendar/README.md）。",
+                            "The court's own days are not usable: %s.", err);
+        goto out;
     }
     char *rules_s = rules && json_is_object(rules) ? json_dumps(rules, JSON_COMPACT) : strdup("{}");
     PGconn *conn = intake_worker_conn(w);
@@ -373,6 +392,15 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
         ev.time_zone = (char *)zone_name;
         ev.registration_number_format = (char *)tmpl;
         ev.active = !active || json_is_true(active);
+        ev.calendar_overrides = (char *)calendar;
+        for (size_t i = 0; i < nover; i++) {
+            liaison__v1__rule_override__init(&over_pb[i]);
+            over_pb[i].key = (char *)over[i].key;
+            over_pb[i].value = (char *)over[i].value;
+            over_pp[i] = &over_pb[i];
+        }
+        ev.n_rule_overrides = nover;
+        ev.rule_overrides = over_pp;
         size_t len = liaison__v1__court_upserted__get_packed_size(&ev);
         uint8_t *buf = malloc(len ? len : 1);
         if (buf)

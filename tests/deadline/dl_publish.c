@@ -19,6 +19,8 @@
  *   ItemClosed         item court date
  *   ItemReopened       item court date dept round
  *   HandlingProgressReported item court result=1
+ *   CourtUpserted      court name zone rev calendar=TEXT (the court's own days)
+ *                      rules="rule.key=value;rule.key=value" (its rule overrides)
  *   DepartmentUpserted id court name kind=division|liaison lead head rev
  *   StaffUpserted      id court name mobile email rev
  *   TokenIssued        token court role
@@ -205,6 +207,33 @@ static int s_one(PGconn *conn, const char *stream, const char *type, const char 
         m.result_reported = atoi(kv("result", "1")) != 0;
         return s_publish(conn, stream, &m.base, court, item);
     }
+    if (strcmp(type, "CourtUpserted") == 0) {
+        Liaison__V1__CourtUpserted m = LIAISON__V1__COURT_UPSERTED__INIT;
+        m.court_id = (char *)court;
+        m.revision = atoll(kv("rev", "1"));
+        m.name = (char *)kv("name", court);
+        m.time_zone = (char *)kv("zone", "Asia/Shanghai");
+        m.active = true;
+        m.calendar_overrides = (char *)kv("calendar", "");
+        char *rules = strdup(kv("rules", ""));
+        Liaison__V1__RuleOverride o[32], *po[32];
+        char *save = NULL;
+        for (char *pair = strtok_r(rules, ";", &save); pair && m.n_rule_overrides < 32;
+             pair = strtok_r(NULL, ";", &save)) {
+            char *eq = strchr(pair, '=');
+            liaison__v1__rule_override__init(&o[m.n_rule_overrides]);
+            if (eq)
+                *eq = '\0';
+            o[m.n_rule_overrides].key = pair;
+            o[m.n_rule_overrides].value = eq ? eq + 1 : "";
+            po[m.n_rule_overrides] = &o[m.n_rule_overrides];
+            m.n_rule_overrides++;
+        }
+        m.rule_overrides = po;
+        int rc = s_publish(conn, stream, &m.base, court, "");
+        free(rules);
+        return rc;
+    }
     if (strcmp(type, "DepartmentUpserted") == 0) {
         Liaison__V1__DepartmentUpserted m = LIAISON__V1__DEPARTMENT_UPSERTED__INIT;
         m.department_id = (char *)kv("id", "");
@@ -283,6 +312,8 @@ static int s_dump(PGconn *conn)
                                                                : 0,
                     m->explanation && m->explanation->due_date ? m->explanation->due_date->day : 0,
                     m->explanation ? m->explanation->provisional : 0, m->department_id);
+            for (size_t k = 0; m && k < m->n_remind_days_before; k++)
+                printf("%s%d", k ? "," : " remind=", m->remind_days_before[k]);
             liaison__v1__deadline_created__free_unpacked(m, NULL);
         } else if (strcmp(t, "DeadlineReminded") == 0) {
             Liaison__V1__DeadlineReminded *m = liaison__v1__deadline_reminded__unpack(NULL, n, d);

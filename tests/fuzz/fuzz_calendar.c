@@ -1,5 +1,7 @@
 /* libFuzzer target: the work calendar parser is fed untrusted text. It must
- * never crash, and a calendar it accepts must answer every question. */
+ * never crash, and a calendar it accepts must answer every question. The
+ * same text is also tried as a court's own days (a directory record's
+ * calendar_overrides, from HTTP), alone and on a copy of the calendar. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
+    if (domain_calendar_court_text_check((const char *)data, size, err, sizeof err) != 0 &&
+        strnlen(err, sizeof err) == sizeof err)
+        __builtin_trap();
     domain_calendar_t *cal = domain_calendar_parse((const char *)data, size, err, sizeof err);
     if (!cal) {
         /* the message is a terminated string */
@@ -44,6 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.unit = DOMAIN_UNIT_DAYS;
         domain_period_due(cal, "c1", &p, d, DOMAIN_DUE_PROVISIONAL, &ex);
     }
+    domain_calendar_t *copy = domain_calendar_copy(cal);
+    if (copy &&
+        domain_calendar_court_text(copy, "c1", (const char *)data, size, err, sizeof err) == 0 &&
+        n > 0) {
+        domain_day_t day;
+        domain_calendar_day(copy, "c1", domain_date(years[0], 6, 1), &day);
+    }
+    domain_calendar_destroy(&copy);
     domain_calendar_destroy(&cal);
     return 0;
 }

@@ -1,6 +1,8 @@
 /* liaison-intake against a real PostgreSQL: registration refusals,
  * idempotency, late registration, court isolation (tokens and row-level
- * security), and 8 clients registering 4,000 items across 3 courts.
+ * security), a court's rule and calendar overrides (checked, stored and
+ * published, or refused with nothing stored), and 8 clients registering
+ * 4,000 items across 3 courts.
  *
  * The daemon is a private one (tests/lib/intake.sh: a scratch schema, any
  * free port); TAP output, one line per case. Skipped without a database.
@@ -18,6 +20,8 @@
 #include <unistd.h>
 
 #include "common/bus.h"
+#include "liaison/v1/directory.pb-c.h"
+#include "liaison/v1/envelope.pb-c.h"
 #include "liaison/v1/items.pb-c.h"
 
 static char g_url[128], g_schema[128], g_pid[32], g_dir[512], g_op[128];
@@ -1075,6 +1079,173 @@ static void test_registration(CURL *c)
     json_decref(again);
 }
 
+/* ---- a court's overrides ---------------------------------------------------- */
+
+/* The last CourtUpserted the court published, unpacked (NULL if none). */
+static Liaison__V1__CourtUpserted *last_court_event(const char *court)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT envelope FROM %s.bus_outbox WHERE type = 'liaison.v1.CourtUpserted' "
+             "ORDER BY id DESC",
+             g_schema);
+    PGresult *r = PQexecParams(g_admin, sql, 0, NULL, NULL, NULL, NULL, 1);
+    Liaison__V1__CourtUpserted *found = NULL;
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && !found; i++) {
+        Liaison__V1__Envelope *env = liaison__v1__envelope__unpack(
+            NULL, (size_t)PQgetlength(r, i, 0), (const uint8_t *)PQgetvalue(r, i, 0));
+        if (!env)
+            continue;
+        Liaison__V1__CourtUpserted *m =
+            liaison__v1__court_upserted__unpack(NULL, env->payload.len, env->payload.data);
+        if (m && !strcmp(m->court_id, court))
+            found = m;
+        else if (m)
+            liaison__v1__court_upserted__free_unpacked(m, NULL);
+        liaison__v1__envelope__free_unpacked(env, NULL);
+    }
+    PQclear(r);
+    return found;
+}
+
+static const char *rule_override(const Liaison__V1__CourtUpserted *m, const char *key)
+{
+    for (size_t i = 0; i < m->n_rule_overrides; i++)
+        if (!strcmp(m->rule_overrides[i]->key, key))
+            return m->rule_overrides[i]->value;
+    return NULL;
+}
+
+typedef struct {
+    const char *name;
+    const char *extra; /* JSON members after name and template */
+    const char *code;
+    const char *field;
+} court_bad_t;
+
+static const court_bad_t s_court_bad[] = {
+    {"a date that does not exist", "\"calendar_overrides\":\"rest = 2026-02-30 停电\\n\"",
+     "invalid_value", "calendar_overrides"},
+    {"a day without a name", "\"calendar_overrides\":\"rest = 2026-03-02\"", "invalid_value",
+     "calendar_overrides"},
+    {"a section header", "\"calendar_overrides\":\"[court t-ov]\\nrest = 2026-03-02 停电\"",
+     "invalid_value", "calendar_overrides"},
+    {"a national notice line", "\"calendar_overrides\":\"notice = 国办发明电\"", "invalid_value",
+     "calendar_overrides"},
+    {"one day twice", "\"calendar_overrides\":\"rest = 2026-03-02 停电\\nwork = 2026-03-02 值班\"",
+     "invalid_value", "calendar_overrides"},
+    {"a control character", "\"calendar_overrides\":\"rest = 2026-03-02 \\u0001\"", "invalid_value",
+     "calendar_overrides"},
+    {"calendar_overrides not a string", "\"calendar_overrides\":7", "wrong_type",
+     "calendar_overrides"},
+    {"a good rule set with bad days",
+     "\"rule_overrides\":{\"transfer.unit\":\"workdays\"},\"calendar_overrides\":\"rest = x\"",
+     "invalid_value", "calendar_overrides"},
+    {"an unknown unit", "\"rule_overrides\":{\"transfer.unit\":\"fortnights\"}", "invalid_value",
+     "rule_overrides.transfer.unit"},
+    {"an unknown rule", "\"rule_overrides\":{\"nosuch.amount\":\"1\"}", "invalid_value",
+     "rule_overrides.nosuch.amount"},
+    {"a key without a setting", "\"rule_overrides\":{\"transfer\":\"1\"}", "invalid_value",
+     "rule_overrides.transfer"},
+    {"a value that is not a string", "\"rule_overrides\":{\"transfer.amount\":3}", "invalid_value",
+     "rule_overrides.transfer.amount"},
+    {"rule_overrides not an object", "\"rule_overrides\":[\"transfer.amount\"]", "wrong_type",
+     "rule_overrides"},
+};
+
+static long long court_count(const char *court)
+{
+    return scalar("SELECT count(*) FROM %s.court WHERE court_id = '%s'", g_schema, court);
+}
+
+/* PUT a court; the answer's status, and its problem's code and field. */
+static long put_court(CURL *c, const char *court, const char *extra, char *code, char *field,
+                      size_t size, json_t **answer)
+{
+    char path[128], *body = NULL;
+    snprintf(path, sizeof path, "/v1/courts/%s", court);
+    if (asprintf(&body,
+                 "{\"name\":\"%s "
+                 "测试法院\",\"registration_number_template\":\"联〔{year}〕{seq}号\"%s%s}",
+                 court, extra ? "," : "", extra ? extra : "") < 0)
+        return -1;
+    resp_t r;
+    http(c, "PUT", path, g_op, "application/json", NULL, body, strlen(body), &r);
+    free(body);
+    json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+    const char *cd = json_string_value(json_object_get(j, "code"));
+    const char *fd = json_string_value(json_object_get(j, "field"));
+    snprintf(code, size, "%s", cd ? cd : "");
+    snprintf(field, size, "%s", fd ? fd : "");
+    if (r.status >= 400 && !strstr(r.content_type, "application/problem+json"))
+        snprintf(code, size, "not problem+json: %s", r.content_type);
+    if (answer)
+        *answer = j;
+    else
+        json_decref(j);
+    free(r.body);
+    return r.status;
+}
+
+static void test_court_overrides(CURL *c)
+{
+    char code[200], field[200];
+    long long outbox = scalar("SELECT count(*) FROM %s.bus_outbox", g_schema);
+    for (size_t i = 0; i < sizeof s_court_bad / sizeof s_court_bad[0]; i++) {
+        const court_bad_t *b = &s_court_bad[i];
+        long st = put_court(c, "t-ov", b->extra, code, field, sizeof code, NULL);
+        tap(st == 422 && !strcmp(code, b->code) && !strcmp(field, b->field),
+            "court refused: %s -> %ld %s field=%s", b->name, st, code, field);
+    }
+    tap(court_count("t-ov") == 0 &&
+            scalar("SELECT count(*) FROM %s.bus_outbox", g_schema) == outbox,
+        "refused courts: nothing stored, nothing published");
+
+    /* Accepted: stored as given, published with the event. */
+    const char *good = "\"rule_overrides\":{\"answer-between.reminders\":\"10,3\","
+                       "\"answer-between.urge-interval\":\"3\"},"
+                       "\"calendar_overrides\":\"# 本院\\nrest = 2025-09-01 院庆\\n\"";
+    json_t *j = NULL;
+    long st = put_court(c, "t-ov", good, code, field, sizeof code, &j);
+    const char *cal = json_string_value(json_object_get(j, "calendar_overrides"));
+    const char *rem = json_string_value(
+        json_object_get(json_object_get(j, "rule_overrides"), "answer-between.reminders"));
+    tap(st == 201 && cal && !strcmp(cal, "# 本院\nrest = 2025-09-01 院庆\n") && rem &&
+            !strcmp(rem, "10,3"),
+        "a court with overrides is created and answered with them (%ld)", st);
+    json_decref(j);
+    Liaison__V1__CourtUpserted *m = last_court_event("t-ov");
+    tap(m && m->revision == 1 &&
+            !strcmp(m->calendar_overrides, "# 本院\nrest = 2025-09-01 院庆\n") &&
+            m->n_rule_overrides == 2 && rule_override(m, "answer-between.reminders") &&
+            !strcmp(rule_override(m, "answer-between.reminders"), "10,3") &&
+            rule_override(m, "answer-between.urge-interval") &&
+            !strcmp(rule_override(m, "answer-between.urge-interval"), "3"),
+        "CourtUpserted carries the calendar and rule overrides");
+    if (m)
+        liaison__v1__court_upserted__free_unpacked(m, NULL);
+
+    /* A bad change of an existing court leaves it as it was. */
+    outbox = scalar("SELECT count(*) FROM %s.bus_outbox", g_schema);
+    st = put_court(c, "t-ov", "\"calendar_overrides\":\"rest = 2025-13-01 x\"", code, field,
+                   sizeof code, NULL);
+    tap(st == 422 && !strcmp(field, "calendar_overrides"),
+        "changing a court to bad days is refused (%ld %s)", st, field);
+    tap(scalar("SELECT count(*) FROM %s.court WHERE court_id = 't-ov' AND revision = 1 AND "
+               "calendar_overrides LIKE '%%院庆%%' AND rule_overrides ? 'answer-between.reminders'",
+               g_schema) == 1 &&
+            scalar("SELECT count(*) FROM %s.bus_outbox", g_schema) == outbox,
+        "... and the stored court and the outbox are unchanged");
+
+    /* Clearing them publishes the change, with none. */
+    st = put_court(c, "t-ov", NULL, code, field, sizeof code, NULL);
+    m = last_court_event("t-ov");
+    tap(st == 200 && m && m->revision == 2 && !*m->calendar_overrides && m->n_rule_overrides == 0,
+        "clearing the overrides publishes revision 2 without them (%ld)", st);
+    if (m)
+        liaison__v1__court_upserted__free_unpacked(m, NULL);
+}
+
 /* Row-level security is the second wall: a transaction bound to court A
  * sees none of court B's rows even when asked for them by name, and
  * cannot write a row of court B. */
@@ -1151,6 +1322,7 @@ int main(void)
     if (ready) {
         test_registration(c);
         test_bad_requests(c);
+        test_court_overrides(c);
         test_rls();
         test_batch_mixed();
         test_batch_rollback();

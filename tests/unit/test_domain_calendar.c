@@ -390,6 +390,135 @@ static void test_court_api(void **state)
     domain_calendar_destroy(&cal);
 }
 
+/* A court's own days as the directory keeps them (calendar_overrides). */
+static void test_court_text(void **state)
+{
+    domain_calendar_t *cal = fixture_calendar();
+    char err[256];
+    const char *text = "# 本院自定\n"
+                       "rest = 2026-03-02 停电\r\n"
+                       "\n"
+                       "rest = 2026-07-01..2026-07-02 院庆 # two days\n"
+                       "work = 2026-03-07 加班\n";
+    assert_int_equal(domain_calendar_court_text(cal, "gz-1", text, strlen(text), err, sizeof err),
+                     0);
+    domain_day_t day;
+    assert_int_equal(domain_calendar_day(cal, "gz-1", D("2026-03-02"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_HOLIDAY);
+    assert_string_equal(day.name, "停电");
+    assert_true(day.court_override);
+    assert_int_equal(domain_calendar_day(cal, "gz-1", D("2026-07-02"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_HOLIDAY);
+    assert_string_equal(day.name, "院庆");
+    assert_int_equal(domain_calendar_day(cal, "gz-1", D("2026-03-07"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_MAKEUP_WORK);
+    /* nobody else's days change */
+    assert_int_equal(domain_calendar_day(cal, "gz-2", D("2026-03-02"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_WORK);
+    assert_int_equal(domain_calendar_day(cal, NULL, D("2026-03-07"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_WEEKEND);
+    /* empty text: nothing to add, no court table */
+    assert_int_equal(domain_calendar_court_text(cal, "gz-3", "", 0, err, sizeof err), 0);
+    assert_int_equal(domain_calendar_court_text(cal, "gz-3", NULL, 0, err, sizeof err), 0);
+    assert_int_equal(domain_calendar_court_text(cal, "gz-3", "# none\n", 7, err, sizeof err), 0);
+    assert_false(domain_calendar_has_court(cal, "gz-3"));
+    domain_calendar_destroy(&cal);
+}
+
+static void test_court_text_refusals(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *says;
+    } bad[] = {
+        {"[court gz-1]\nrest = 2026-03-02 x\n", "line 1: a court's own days have no [section]"},
+        {"version = 1\n", "line 1: unknown key \"version\""},
+        {"rest = 2026-03-02 x\nnotice = y\n", "line 2: unknown key \"notice\""},
+        {"rest = 2026-02-30 x\n", "line 1: expected a date"},
+        {"rest = 2026-03-02\n", "needs a name"},
+        {"rest = 2026-03-02 a\nwork = 2026-03-02 b\n", "line 2: 2026-03-02 is already declared"},
+        {"rest = 2026-03-01..2026-04-15 x\n", "at most 31 days"},
+        {"rest 2026-03-02 x\n", "expected \"key = value\""},
+        {"rest = 2026-03-02 \x01\n", "control character"},
+        {"rest = 2026-03-02 \xff\n", "invalid UTF-8"},
+    };
+    domain_calendar_t *cal = fixture_calendar();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "";
+        /* a good line first: refused text adds none of its days */
+        char *text;
+        assert_true(asprintf(&text, "rest = 2026-03-03 ok\n%s", bad[i].text) > 0);
+        assert_int_equal(
+            domain_calendar_court_text_check(bad[i].text, strlen(bad[i].text), err, sizeof err),
+            -1);
+        if (!strstr(err, bad[i].says))
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, bad[i].says);
+        assert_int_equal(
+            domain_calendar_court_text(cal, "gz-1", text, strlen(text), err, sizeof err), -1);
+        free(text);
+        domain_day_t day;
+        assert_int_equal(domain_calendar_day(cal, "gz-1", D("2026-03-03"), &day), 0);
+        assert_int_equal(day.kind, DOMAIN_DAY_WORK);
+    }
+    char err[64];
+    assert_int_equal(domain_calendar_court_text(cal, "bad id", "", 0, err, sizeof err), -1);
+    size_t big = DOMAIN_CALENDAR_MAX_COURT_TEXT + 1;
+    char *huge = malloc(big);
+    memset(huge, '#', big);
+    assert_int_equal(domain_calendar_court_text_check(huge, big, err, sizeof err), -1);
+    free(huge);
+    assert_int_equal(
+        domain_calendar_court_text_check("rest = 2026-03-02 停电\n", 25, err, sizeof err), 0);
+    domain_calendar_destroy(&cal);
+}
+
+/* The directory's days replace the file's [court ID] declaration of a day,
+ * and a copy is independent of its original. */
+static void test_court_text_over_file_and_copy(void **state)
+{
+    char *text;
+    assert_true(asprintf(&text, "%s[court lw]\nrest = 2025-07-01 院庆\nwork = 2025-10-08 值班\n",
+                         k_fixture_calendar) > 0);
+    char err[256];
+    domain_calendar_t *base = domain_calendar_parse(text, strlen(text), err, sizeof err);
+    free(text);
+    assert_non_null(base);
+    domain_calendar_t *cal = domain_calendar_copy(base);
+    assert_non_null(cal);
+    assert_string_equal(domain_calendar_version(cal), "test-1");
+    assert_string_equal(domain_calendar_notice(cal, 2024), "国办发明电〔2023〕7号");
+    const char *days = "work = 2025-07-01 补班\nrest = 2025-07-02 搬迁\n";
+    assert_int_equal(domain_calendar_court_text(cal, "lw", days, strlen(days), err, sizeof err), 0);
+    domain_day_t day;
+    assert_int_equal(domain_calendar_day(cal, "lw", D("2025-07-01"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_WORK);
+    assert_string_equal(day.name, "补班");
+    assert_int_equal(domain_calendar_day(cal, "lw", D("2025-07-02"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_HOLIDAY);
+    assert_int_equal(domain_calendar_day(cal, "lw", D("2025-10-08"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_WORK); /* the file's other day stays */
+    /* the original keeps the file's days only */
+    assert_int_equal(domain_calendar_day(base, "lw", D("2025-07-01"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_HOLIDAY);
+    assert_int_equal(domain_calendar_day(base, "lw", D("2025-07-02"), &day), 0);
+    assert_int_equal(day.kind, DOMAIN_DAY_WORK);
+    /* a copy answers like its original everywhere it knows */
+    domain_calendar_t *again = domain_calendar_copy(base);
+    assert_non_null(again);
+    assert_false(
+        domain_calendar_differs(base, again, NULL, D("2024-01-01"), D("2026-12-31"), NULL));
+    assert_false(
+        domain_calendar_differs(base, again, "lw", D("2024-01-01"), D("2026-12-31"), NULL));
+    assert_false(domain_calendar_knows_year(again, 2027));
+    domain_calendar_destroy(&base);
+    /* and outlives it */
+    assert_int_equal(domain_calendar_day(again, NULL, D("2025-10-08"), &day), 0);
+    assert_string_equal(day.name, "国庆节、中秋节");
+    domain_calendar_destroy(&again);
+    domain_calendar_destroy(&cal);
+    assert_null(domain_calendar_copy(NULL));
+}
+
 static void test_differs_finds_the_first_change(void **state)
 {
     domain_calendar_t *a = fixture_calendar();
@@ -452,6 +581,9 @@ int main(void)
         cmocka_unit_test(test_day_in_unknown_neighbour_year_stays_unknown),
         cmocka_unit_test(test_court_sections),
         cmocka_unit_test(test_court_api),
+        cmocka_unit_test(test_court_text),
+        cmocka_unit_test(test_court_text_refusals),
+        cmocka_unit_test(test_court_text_over_file_and_copy),
         cmocka_unit_test(test_differs_finds_the_first_change),
     };
     failed += cmocka_run_group_tests_name("calendar", tests, NULL, NULL);

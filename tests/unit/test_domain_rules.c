@@ -293,6 +293,77 @@ static void test_explain_provisional_and_refused(void **state)
     domain_calendar_destroy(&cal);
 }
 
+/* A court's overrides as its directory record keeps them: "rule.setting"
+ * keys, applied all or nothing, in an order that does not depend on theirs. */
+static void test_apply_overrides(void **state)
+{
+    domain_rules_t a, b, defaults;
+    domain_rules_defaults(&defaults);
+    char err[200];
+    size_t bad = 99;
+    /* an amount before its unit: the register rule has none until it counts days */
+    const domain_rule_override_t one[] = {{"register.amount", "3"},
+                                          {"answer-between.reminders", "10,3"},
+                                          {"register.unit", "days"},
+                                          {"answer-between.urge-interval", "3"}};
+    const domain_rule_override_t two[] = {{"answer-between.urge-interval", "3"},
+                                          {"register.unit", "days"},
+                                          {"answer-between.reminders", "10,3"},
+                                          {"register.amount", "3"}};
+    a = defaults;
+    b = defaults;
+    assert_int_equal(domain_rules_apply(&a, one, 4, &bad, err, sizeof err), 0);
+    assert_int_equal(domain_rules_apply(&b, two, 4, &bad, err, sizeof err), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    const domain_rule_t *r = domain_rules_get(&a, DOMAIN_RULE_REGISTER);
+    assert_int_equal(r->period.unit, DOMAIN_UNIT_DAYS);
+    assert_int_equal(r->period.amount, 3);
+    r = domain_rules_get(&a, DOMAIN_RULE_ANSWER_BETWEEN);
+    assert_int_equal(r->nreminders, 2);
+    assert_int_equal(r->reminders[0], 10);
+    assert_int_equal(r->reminders[1], 3);
+    assert_int_equal(r->urge_interval_days, 3);
+    /* untouched rules keep the regulation's defaults */
+    assert_memory_equal(domain_rules_get(&a, DOMAIN_RULE_TRANSFER),
+                        domain_rules_get(&defaults, DOMAIN_RULE_TRANSFER), sizeof(domain_rule_t));
+    /* the same key twice: the later wins */
+    const domain_rule_override_t twice[] = {{"transfer.amount", "5"}, {"transfer.amount", "4"}};
+    assert_int_equal(domain_rules_apply(&a, twice, 2, NULL, err, sizeof err), 0);
+    assert_int_equal(domain_rules_get(&a, DOMAIN_RULE_TRANSFER)->period.amount, 4);
+    /* nothing to apply */
+    assert_int_equal(domain_rules_apply(&a, NULL, 0, &bad, err, sizeof err), 0);
+
+    /* refusals: the offending override is named and nothing changes */
+    const domain_rule_override_t refused[][2] = {
+        {{"transfer.amount", "7"}, {"transfer.unit", "fortnights"}},
+        {{"transfer.amount", "7"}, {"transfer", "days"}},
+        {{"transfer.amount", "7"}, {"nosuch.amount", "1"}},
+        {{"transfer.amount", "7"}, {"transfer.colour", "red"}},
+        {{"transfer.amount", "7"}, {".amount", "1"}},
+        {{"transfer.amount", "7"}, {"transfer.urge-interval", "0"}},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        b = a;
+        bad = 99;
+        err[0] = '\0';
+        assert_int_equal(domain_rules_apply(&b, refused[i], 2, &bad, err, sizeof err), -1);
+        assert_int_equal(bad, 1);
+        assert_true(err[0] != '\0');
+        assert_memory_equal(&a, &b, sizeof a);
+    }
+    assert_int_equal(domain_rules_set_key(&b, "transfer", "1", err, sizeof err), -1);
+    assert_non_null(strstr(err, "rule.setting"));
+    assert_int_equal(domain_rules_set_key(&b, "transfer.amount", "6", err, sizeof err), 0);
+    assert_int_equal(domain_rules_get(&b, DOMAIN_RULE_TRANSFER)->period.amount, 6);
+    domain_rule_override_t many[DOMAIN_RULES_MAX_OVERRIDES + 1];
+    for (size_t i = 0; i < DOMAIN_RULES_MAX_OVERRIDES + 1; i++)
+        many[i] = (domain_rule_override_t){"transfer.amount", "2"};
+    assert_int_equal(
+        domain_rules_apply(&b, many, DOMAIN_RULES_MAX_OVERRIDES, NULL, err, sizeof err), 0);
+    assert_int_equal(
+        domain_rules_apply(&b, many, DOMAIN_RULES_MAX_OVERRIDES + 1, NULL, err, sizeof err), -1);
+}
+
 static void test_explain_court_override(void **state)
 {
     domain_calendar_t *cal = fixture_calendar();
@@ -332,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_explain_weekend_and_workdays),
         cmocka_unit_test(test_explain_provisional_and_refused),
         cmocka_unit_test(test_explain_court_override),
+        cmocka_unit_test(test_apply_overrides),
     };
     failed += cmocka_run_group_tests_name("rules and explanations", tests, NULL, NULL);
     return failed ? 1 : 0;
