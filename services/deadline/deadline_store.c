@@ -996,6 +996,20 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
         goto out;
     t_sel = clock_mono_us();
     int rows = PQntuples(sel);
+    /* Each court's rules (whom a stage tells) as its projected row has them
+     * now: one read per court of the batch, in this transaction. */
+    for (int i = 0; i < rows; i++) {
+        const char *court = PQgetvalue(sel, i, F_COURT);
+        bool seen = false;
+        for (int k = 0; k < i && !seen; k++)
+            seen = strcmp(PQgetvalue(sel, k, F_COURT), court) == 0;
+        domain_zone_t zone;
+        char why[160];
+        if (!seen && deadline_court_load(conn, ctx, court, &zone, why, sizeof why) != 0) {
+            *error = strdup(why);
+            goto out;
+        }
+    }
     *later = calloc((size_t)rows + 1, sizeof **later);
     if (!*later)
         goto oom;
@@ -1106,10 +1120,22 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
                      (PQgetvalue(sel, i, F_REPORTED)[0] == 't' &&
                       strcmp(PQgetvalue(sel, i, F_NEXT_KIND), "escalate") == 0);
         unsigned who = 0;
+        /* whom each stage tells: the court's rules (its overrides) */
+        unsigned notify_reminder = DOMAIN_NOTIFY_DEPARTMENT, notify_urge = DOMAIN_NOTIFY_DEPARTMENT,
+                 notify_escalate = 0;
         domain_rule_id_t rule_id;
-        const domain_rule_t *rule = domain_rule_parse(PQgetvalue(sel, i, F_RULE), &rule_id) == 0
-                                        ? domain_rules_get(&ctx->rules, rule_id)
-                                        : NULL;
+        deadline_court_view_t view;
+        char why[160];
+        if (domain_rule_parse(PQgetvalue(sel, i, F_RULE), &rule_id) == 0 &&
+            deadline_court_acquire(ctx, ctx->calendar, court, &view, why, sizeof why) == 0) {
+            const domain_rule_t *rule = domain_rules_get(view.rules, rule_id);
+            if (rule) {
+                notify_reminder = rule->notify_reminder;
+                notify_urge = rule->notify_urge;
+                notify_escalate = rule->notify_escalate;
+            }
+            deadline_court_release(&view);
+        }
         const char *template_id = "deadline.due";
         if (strncmp(kind, "remind:", 7) == 0) {
             Liaison__V1__DeadlineReminded ev = LIAISON__V1__DEADLINE_REMINDED__INIT;
@@ -1119,7 +1145,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
             ev.days_before = atoi(kind + 7);
             ev.due_date = &ld;
             e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
-            who = rule ? rule->notify_reminder : DOMAIN_NOTIFY_DEPARTMENT;
+            who = notify_reminder;
             template_id = "deadline.remind";
         } else if (strcmp(kind, "due") == 0) {
             Liaison__V1__DeadlineDue ev = LIAISON__V1__DEADLINE_DUE__INIT;
@@ -1146,7 +1172,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
             ev.next_urge_at_us = next_is_urge ? atoll(PQgetvalue(sel, i, F_NEXT_AT)) : 0;
             ev.by = &actor;
             e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
-            who = rule ? rule->notify_urge : DOMAIN_NOTIFY_DEPARTMENT;
+            who = notify_urge;
             template_id = "deadline.urge";
         } else {
             Liaison__V1__DeadlineEscalated ev = LIAISON__V1__DEADLINE_ESCALATED__INIT;
@@ -1159,7 +1185,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
             ev.supervising_leader_name = PQgetvalue(sel, i, F_LEAD_NAME);
             e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
             /* Art. 20: 向该承办部门的分管领导通报. */
-            who = (rule ? rule->notify_escalate : 0) | DOMAIN_NOTIFY_SUPERVISING_LEADER;
+            who = notify_escalate | DOMAIN_NOTIFY_SUPERVISING_LEADER;
             template_id = "deadline.escalate";
         }
         if (e != 0)

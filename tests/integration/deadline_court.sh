@@ -133,5 +133,21 @@ ok "gz-liwan and c-rem are where they were" \
   eq "SELECT string_agg(due_date::text, ' ' ORDER BY item_id) FROM deadline WHERE rule_id = 'answer-between' AND item_id IN ('L1', 'L2', 'R1', 'R2', 'R3')" \
   "2025-09-02 2025-09-02 2025-09-02 2025-09-02 2025-09-02"
 
+# Whom a stage tells is the court's too, read when the stage fires: c-rem
+# now sends its reminders to the liaison office (the default: the department).
+dl_pub intake CourtUpserted court=c-rem rev=5 name=甲法院 \
+  rules="answer-between.reminders=5;answer-between.notify-reminder=liaison-office"
+waitq "SELECT revision FROM court WHERE court_id = 'c-rem'" 5
+R2=$(did R2)
+dl_clock_set "$(dl_epoch '2025-08-28 09:00:05')"
+ok "R2's reminder (08-28) and L1's (08-19, 08-26) fire" \
+  waitq "SELECT count(*) FROM deadline_history WHERE kind LIKE 'remind:%' AND deadline_id IN ('$R2', '$L1')" 3
+dl_dump >"$DL_DIR/events2.txt"
+ok "c-rem's reminder goes to the liaison office only" \
+  sh -c "grep 'NoticeRequested R2 template=deadline.remind' '$DL_DIR/events2.txt' | grep -q 'recipient_kind=5' &&
+         ! grep 'NoticeRequested R2 template=deadline.remind' '$DL_DIR/events2.txt' | grep -qv 'recipient_kind=5'"
+ok "gz-liwan's reminders go to the department, as by default" \
+  sh -c "test \"\$(grep -c 'NoticeRequested L1 template=deadline.remind recipient_kind=3 recipient=d-civil' '$DL_DIR/events2.txt')\" = 2"
+
 ok "SIGTERM stops it cleanly" dl_stop_daemon TERM
 tap_done
