@@ -114,8 +114,23 @@ bool intake_authorize(intake_job_t *job, const intake_principal_t *p, const char
  * -1 when the court does not exist (or is inactive). fresh forces a read. */
 int intake_worker_court(intake_worker_t *w, const char *court, bool fresh, char *zone,
                         size_t zone_size, char *tmpl, size_t tmpl_size);
-/* Forget cached tokens and courts (after a change). */
+/* Forget cached tokens, courts and deputies (after a change). */
 void intake_worker_forget(intake_worker_t *w);
+
+/* A deputy of the court's roster, named by code or id, as item_claim()
+ * snapshots it (a JSON object), for registrations numbered ahead of their
+ * transaction (intake_item.c). The worker's cache, else the database. 0,
+ * -1 not on the roster (or too long to cache), -2 database unavailable. */
+#define INTAKE_SNAPSHOT_MAX 768
+int intake_worker_deputy(intake_worker_t *w, const char *court, const char *given, char *snapshot,
+                         size_t size);
+/* The counter of a court and year as this daemon's batches will leave it,
+ * shared by the workers: take `count` serials after *expected, the value the
+ * counter must hold when the batch takes them. false when not known. */
+bool intake_worker_serial_take(intake_worker_t *w, const char *court, int year, long long count,
+                               long long *expected);
+/* Set it after a two-step commit; last < 0 forgets it (after a failure). */
+void intake_worker_serial_set(intake_worker_t *w, const char *court, int year, long long last);
 
 /* Set a problem answer. field may be NULL. */
 void intake_job_problem(intake_job_t *job, unsigned status, const char *code, const char *field,

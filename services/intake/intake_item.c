@@ -844,6 +844,7 @@ typedef struct {
     /* REG_STORED: what to answer once committed */
     json_t *answer;
     char location[160];
+    long long serial;
 } pending_t;
 
 typedef enum {
@@ -1092,6 +1093,7 @@ static bool s_register_item(pending_t *pd, long long serial, json_t *snap, json_
     pd->answer = answer;
     snprintf(pd->location, sizeof pd->location, "/v1/courts/%s/items/%s", job->court, item_id);
     pd->outcome = REG_STORED;
+    pd->serial = serial;
     return true;
 }
 
@@ -1236,6 +1238,17 @@ static bool s_run(intake_worker_t *w, pending_t *pds, size_t m, char sqlstate[6]
         for (size_t k = 0; k < ns; k++)
             PQclear(res[k]);
     }
+    /* The counters as this commit left them: each court's row was locked
+     * from its update to COMMIT, so its last serial is this group's last. */
+    for (size_t k = 0; ok && k < ng; k++) {
+        long long last = 0;
+        for (size_t i = groups[k].first; i < groups[k].first + groups[k].count; i++)
+            if (pds[i].outcome == REG_STORED && pds[i].serial > last)
+                last = pds[i].serial;
+        if (last > 0)
+            intake_worker_serial_set(w, pds[groups[k].first].job->court,
+                                     pds[groups[k].first].registered_date.year, last);
+    }
     for (size_t k = 0; k < ng; k++) {
         free(groups[k].requests);
         json_decref(groups[k].items);
@@ -1248,6 +1261,168 @@ static bool s_run(intake_worker_t *w, pending_t *pds, size_t m, char sqlstate[6]
     free(params);
     free(res);
     return ok;
+}
+
+/* ---- numbered ahead: one round trip ------------------------------------------------
+ *
+ * The two-step batch above holds the court's counter from its first round
+ * trip to its COMMIT, across the daemon's own work in between. When this
+ * daemon committed the court's counter last, it knows where the counter
+ * stands and which deputies the roster has (its cache), so it numbers the
+ * batch itself, builds the items and events, and sends BEGIN, one
+ * item_register_numbered() per court and COMMIT at once
+ * (deploy/sql/intake/008_register_numbered.sql). That function moves the
+ * counter only from the value the daemon expected and raises on anything
+ * the daemon could not foresee (a refusal, a replay, a changed roster entry
+ * or court, another writer); the whole transaction then rolls back and the
+ * batch runs the two-step way, which answers each registration as before
+ * and tells the daemon the counter again. */
+
+typedef enum {
+    NUMBERED_NOT_TRIED, /* a counter or a deputy not known: nothing sent */
+    NUMBERED_COMMITTED,
+    NUMBERED_ROLLED_BACK, /* nothing stored, nothing answered */
+} numbered_t;
+
+static void s_job_reset(intake_job_t *job);
+
+/* The roster entries of a registration's deputies, from the cache, as a
+ * JSON array; NULL when one is not known. */
+static json_t *s_snapshot(intake_worker_t *w, const pending_t *pd)
+{
+    json_t *snap = json_array();
+    char text[INTAKE_SNAPSHOT_MAX];
+    for (size_t j = 0; snap && j < pd->r.n_deputies; j++) {
+        json_t *d = NULL;
+        if (intake_worker_deputy(w, pd->job->court, pd->r.deputies[j], text, sizeof text) == 0)
+            d = json_loads(text, 0, NULL);
+        if (!d || json_array_append_new(snap, d) != 0) {
+            json_decref(snap);
+            snap = NULL;
+        }
+    }
+    return snap;
+}
+
+static numbered_t s_run_numbered(intake_worker_t *w, pending_t *pds, size_t m)
+{
+    group_t *groups = calloc(m, sizeof *groups);
+    long long *expected = calloc(m, sizeof *expected);
+    char(*expected_s)[24] = calloc(m, sizeof *expected_s);
+    intake_stmt_t *stmts = calloc(m + 2, sizeof *stmts);
+    const char **params = calloc(8 * m, sizeof *params);
+    PGresult **res = calloc(m + 2, sizeof *res);
+    numbered_t outcome = NUMBERED_NOT_TRIED;
+    size_t ng = 0;
+    bool ok = groups && expected && expected_s && stmts && params && res;
+    for (size_t i = 0; i < m; i++)
+        pds[i].outcome = REG_ABORT;
+    for (size_t i = 0, j; ok && i < m; i = j) {
+        for (j = i + 1; j < m && s_same_group(&pds[i], &pds[j]); j++)
+            ;
+        group_t *g = &groups[ng];
+        g->first = i;
+        g->count = j - i;
+        snprintf(g->year, sizeof g->year, "%d", pds[i].registered_date.year);
+        ok = intake_worker_serial_take(w, pds[i].job->court, pds[i].registered_date.year,
+                                       (long long)g->count, &expected[ng]) &&
+             expected[ng] + (long long)g->count <= DOMAIN_REGNUM_MAX_SEQ;
+        snprintf(expected_s[ng], sizeof expected_s[ng], "%lld", expected[ng]);
+        ng++;
+    }
+    /* numbers, answers, events; and the requests with their roster entries */
+    for (size_t k = 0; ok && k < ng; k++) {
+        group_t *g = &groups[k];
+        json_t *reqs = json_array();
+        g->items = json_array();
+        g->events = json_array();
+        ok = reqs && g->items && g->events;
+        for (size_t i = g->first; ok && i < g->first + g->count; i++) {
+            pending_t *pd = &pds[i];
+            json_t *snap = s_snapshot(w, pd);
+            char rdate[DOMAIN_DATE_STRLEN];
+            json_t *req = snap ? json_pack("{s:s?, s:s, s:[], s:s, s:s?, s:O}", "key",
+                                           pd->job->idem_key, "hash", pd->hash, "deputies",
+                                           "received", domain_date_format(pd->received_date, rdate),
+                                           "department", pd->r.department, "snapshot", snap)
+                               : NULL;
+            json_t *deps = req ? json_object_get(req, "deputies") : NULL;
+            for (size_t j = 0; deps && j < pd->r.n_deputies; j++)
+                json_array_append_new(deps, json_string(pd->r.deputies[j]));
+            long long serial = expected[k] + (long long)(i - g->first) + 1;
+            ok = req && json_array_append_new(reqs, req) == 0 &&
+                 s_register_item(pd, serial, json_deep_copy(snap), g->items, g->events);
+            json_decref(snap);
+        }
+        if (ok) {
+            g->requests = json_dumps(reqs, JSON_COMPACT);
+            g->items_text = json_dumps(g->items, JSON_COMPACT);
+            g->events_text = json_dumps(g->events, JSON_COMPACT);
+            ok = g->requests && g->items_text && g->events_text;
+        }
+        json_decref(reqs);
+    }
+    char sqlstate[6] = "";
+    if (ok) {
+        outcome = NUMBERED_ROLLED_BACK;
+        size_t ns = 0;
+        stmts[ns++] = (intake_stmt_t){"BEGIN", 0, NULL};
+        for (size_t k = 0; k < ng; k++) {
+            const pending_t *first = &pds[groups[k].first];
+            const char **p = params + 8 * k;
+            p[0] = first->job->court;
+            p[1] = first->zone_name;
+            p[2] = first->tmpl;
+            p[3] = groups[k].year;
+            p[4] = expected_s[k];
+            p[5] = groups[k].requests;
+            p[6] = groups[k].items_text;
+            p[7] = groups[k].events_text;
+            stmts[ns++] = (intake_stmt_t){"SELECT item_register_numbered($1, $2, $3, $4::int, "
+                                          "$5::bigint, $6::jsonb, $7::jsonb, $8::jsonb)",
+                                          8, p};
+        }
+        stmts[ns++] = (intake_stmt_t){"COMMIT", 0, NULL};
+        /* COMMIT of a failed transaction answers ROLLBACK, not an error */
+        if (intake_sql_pipeline(intake_worker_conn(w), ns, stmts, res, sqlstate) == 0 &&
+            strcmp(PQcmdStatus(res[ns - 1]), "COMMIT") == 0)
+            outcome = NUMBERED_COMMITTED;
+        for (size_t k = 0; k < ns; k++)
+            PQclear(res[k]);
+    }
+    if (outcome != NUMBERED_COMMITTED) {
+        if (outcome == NUMBERED_ROLLED_BACK) {
+            intake_sql_rollback(intake_worker_conn(w));
+            log_debug("intake: numbered batch rolled back; registering it in two steps",
+                      "size=%zu sqlstate=%s", m, sqlstate[0] ? sqlstate : "none");
+        }
+        /* what the two steps will learn again */
+        for (size_t k = 0; k < ng; k++)
+            intake_worker_serial_set(w, pds[groups[k].first].job->court,
+                                     pds[groups[k].first].registered_date.year, -1);
+        for (size_t i = 0; i < m; i++) {
+            json_decref(pds[i].answer);
+            pds[i].answer = NULL;
+            pds[i].outcome = REG_ABORT;
+            s_job_reset(pds[i].job);
+        }
+        if (ok || outcome == NUMBERED_ROLLED_BACK)
+            outcome = NUMBERED_ROLLED_BACK;
+    }
+    for (size_t k = 0; groups && k < ng; k++) {
+        free(groups[k].requests);
+        json_decref(groups[k].items);
+        json_decref(groups[k].events);
+        free(groups[k].items_text);
+        free(groups[k].events_text);
+    }
+    free(groups);
+    free(expected);
+    free(expected_s);
+    free(stmts);
+    free(params);
+    free(res);
+    return outcome;
 }
 
 /* Answer a registration whose transaction committed. */
@@ -1325,7 +1500,7 @@ static int s_by_court(const void *a, const void *b)
 
 void intake_item_register_batch(intake_worker_t *w, intake_job_t **jobs, size_t n)
 {
-    pending_t *pds = n > 1 ? calloc(n, sizeof *pds) : NULL;
+    pending_t *pds = calloc(n, sizeof *pds);
     if (!pds) {
         for (size_t i = 0; i < n; i++)
             intake_item_register(w, jobs[i]);
@@ -1350,17 +1525,22 @@ void intake_item_register_batch(intake_worker_t *w, intake_job_t **jobs, size_t 
     }
     qsort(pds, m, sizeof *pds, s_by_court);
     int64_t t1 = clock_mono_us();
-    char sqlstate[6];
-    bool committed = s_run(w, pds, m, sqlstate);
+    char sqlstate[6] = "";
+    numbered_t numbered = s_run_numbered(w, pds, m);
+    bool committed = numbered == NUMBERED_COMMITTED;
     if (!committed) {
-        intake_sql_rollback(intake_worker_conn(w));
-        log_warn("intake: a batch of registrations rolled back; registering them one by one",
-                 "size=%zu sqlstate=%s", m, sqlstate[0] ? sqlstate : "none");
+        committed = s_run(w, pds, m, sqlstate);
+        if (!committed) {
+            intake_sql_rollback(intake_worker_conn(w));
+            log_warn("intake: a batch of registrations rolled back; registering them one by one",
+                     "size=%zu sqlstate=%s", m, sqlstate[0] ? sqlstate : "none");
+        }
     }
     log_debug("intake: batch of registrations",
-              "jobs=%zu checked=%zu committed=%d checks_us=%lld "
+              "jobs=%zu checked=%zu committed=%d numbered=%d checks_us=%lld "
               "transaction_us=%lld",
-              n, m, committed, (long long)(t1 - t0), (long long)(clock_mono_us() - t1));
+              n, m, committed, numbered == NUMBERED_COMMITTED, (long long)(t1 - t0),
+              (long long)(clock_mono_us() - t1));
     for (size_t i = 0; i < m; i++) {
         pending_t *pd = &pds[i];
         if (committed && pd->outcome == REG_STORED) {

@@ -31,7 +31,8 @@
 #include "common/pg.h"
 #include "intake/intake.h"
 
-#define CACHE_SIZE 64
+#define CACHE_SIZE        64
+#define DEPUTY_CACHE_SIZE 256
 /* How long a worker trusts what it read about a token or a court. A revoked
  * token or a changed court is seen within this time; every registration
  * still re-checks its court's zone and template inside its transaction. */
@@ -58,6 +59,23 @@ typedef struct {
     char tmpl[256];
 } court_entry_t;
 
+/* A deputy as the roster has it, keyed by court and the code or id a
+ * request named it by: the snapshot item_claim() builds. */
+typedef struct {
+    char court[64];
+    char given[64];
+    int64_t expires_us;
+    char snapshot[INTAKE_SNAPSHOT_MAX];
+} deputy_entry_t;
+
+/* The counter of a court and year as this daemon's last commit left it. */
+typedef struct {
+    char court[64];
+    int year;
+    long long last;
+    uint64_t used;
+} serial_entry_t;
+
 struct intake_worker_t {
     intake_pool_t *pool;
     pthread_t thread;
@@ -66,6 +84,8 @@ struct intake_worker_t {
     size_t token_next;
     court_entry_t courts[CACHE_SIZE];
     size_t court_next;
+    deputy_entry_t deputies[DEPUTY_CACHE_SIZE];
+    size_t deputy_next;
     int64_t next_connect_ms;
     unsigned backoff_ms;
     bool started;
@@ -97,6 +117,10 @@ struct intake_pool_t {
     void *startup_arg;
     bool startup_claimed; /* under todo_mx */
     unsigned connected;   /* under todo_mx */
+
+    pthread_mutex_t serial_mx;
+    serial_entry_t serials[CACHE_SIZE];
+    uint64_t serial_clock;
 };
 
 /* ---- jobs ------------------------------------------------------------------- */
@@ -256,7 +280,10 @@ int intake_sql_pipeline(PGconn *conn, size_t n, const intake_stmt_t *stmts, PGre
             const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             if (st != PGRES_PIPELINE_ABORTED && !sqlstate[0]) {
                 snprintf(sqlstate, 6, "%s", state ? state : "08000");
-                if (!state || (strncmp(state, "40", 2) != 0 && strncmp(state, "23", 2) != 0))
+                /* 40: retried; 23: a conflict the caller answers; LQ: a batch
+                 * numbered ahead that runs again in two steps (intake_item.c) */
+                if (!state || (strncmp(state, "40", 2) != 0 && strncmp(state, "23", 2) != 0 &&
+                               strncmp(state, "LQ", 2) != 0))
                     log_error("intake: statement failed", "sqlstate=%s error=\"%s\"",
                               state ? state : "none", PQresultErrorMessage(r));
             }
@@ -313,6 +340,110 @@ void intake_worker_forget(intake_worker_t *w)
 {
     memset(w->tokens, 0, sizeof w->tokens);
     memset(w->courts, 0, sizeof w->courts);
+    memset(w->deputies, 0, sizeof w->deputies);
+}
+
+int intake_worker_deputy(intake_worker_t *w, const char *court, const char *given, char *snapshot,
+                         size_t size)
+{
+    if (strlen(court) >= sizeof w->deputies[0].court ||
+        strlen(given) >= sizeof w->deputies[0].given)
+        return -1;
+    int64_t now = clock_mono_us();
+    for (size_t i = 0; i < DEPUTY_CACHE_SIZE; i++) {
+        deputy_entry_t *e = &w->deputies[i];
+        if (e->expires_us > now && strcmp(e->given, given) == 0 && strcmp(e->court, court) == 0) {
+            if (strlen(e->snapshot) >= size)
+                return -1;
+            strcpy(snapshot, e->snapshot);
+            return 0;
+        }
+    }
+    /* the object exactly as item_claim() builds it, so the two compare */
+    const char *p[2] = {court, given};
+    intake_stmt_t stmts[3] = {
+        {"BEGIN", 0, NULL},
+        {"SELECT set_config('liaison.court', $1, true)", 1, p},
+        {"SELECT jsonb_build_object('id', d.id, 'code', d.code, 'name', d.name, 'body', d.body, "
+         "  'level', d.level)::text FROM deputy d "
+         "WHERE d.court_id = $1 AND (d.code = $2 OR d.id::text = lower($2))",
+         2, p},
+    };
+    PGresult *res[3];
+    char sqlstate[6];
+    int rc = intake_sql_pipeline(w->conn, 3, stmts, res, sqlstate) == 0 ? 0 : -2;
+    if (rc == 0 && PQntuples(res[2]) != 1)
+        rc = -1;
+    if (rc == 0 && strlen(PQgetvalue(res[2], 0, 0)) >= sizeof w->deputies[0].snapshot)
+        rc = -1;
+    if (rc == 0) {
+        deputy_entry_t *e = &w->deputies[w->deputy_next++ % DEPUTY_CACHE_SIZE];
+        snprintf(e->court, sizeof e->court, "%s", court);
+        snprintf(e->given, sizeof e->given, "%s", given);
+        snprintf(e->snapshot, sizeof e->snapshot, "%s", PQgetvalue(res[2], 0, 0));
+        e->expires_us = now + CACHE_TTL_US;
+        if (strlen(e->snapshot) >= size)
+            rc = -1;
+        else
+            strcpy(snapshot, e->snapshot);
+    }
+    for (int i = 0; i < 3; i++)
+        PQclear(res[i]);
+    intake_sql_rollback(w->conn);
+    return rc;
+}
+
+bool intake_worker_serial_take(intake_worker_t *w, const char *court, int year, long long count,
+                               long long *expected)
+{
+    intake_pool_t *pool = w->pool;
+    bool found = false;
+    pthread_mutex_lock(&pool->serial_mx);
+    for (size_t i = 0; i < CACHE_SIZE; i++) {
+        serial_entry_t *e = &pool->serials[i];
+        if (e->used && e->year == year && strcmp(e->court, court) == 0) {
+            *expected = e->last;
+            e->last += count;
+            e->used = ++pool->serial_clock;
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool->serial_mx);
+    return found;
+}
+
+void intake_worker_serial_set(intake_worker_t *w, const char *court, int year, long long last)
+{
+    intake_pool_t *pool = w->pool;
+    if (strlen(court) >= sizeof pool->serials[0].court)
+        return;
+    pthread_mutex_lock(&pool->serial_mx);
+    serial_entry_t *slot = NULL;
+    for (size_t i = 0; i < CACHE_SIZE && !slot; i++)
+        if (pool->serials[i].used && pool->serials[i].year == year &&
+            strcmp(pool->serials[i].court, court) == 0)
+            slot = &pool->serials[i];
+    if (last < 0) {
+        if (slot)
+            memset(slot, 0, sizeof *slot);
+    } else {
+        /* else a free entry, else the least recently used one */
+        for (size_t i = 0; i < CACHE_SIZE && !slot; i++)
+            if (pool->serials[i].used == 0)
+                slot = &pool->serials[i];
+        if (!slot) {
+            slot = &pool->serials[0];
+            for (size_t i = 1; i < CACHE_SIZE; i++)
+                if (pool->serials[i].used < slot->used)
+                    slot = &pool->serials[i];
+        }
+        snprintf(slot->court, sizeof slot->court, "%s", court);
+        slot->year = year;
+        slot->last = last;
+        slot->used = ++pool->serial_clock;
+    }
+    pthread_mutex_unlock(&pool->serial_mx);
 }
 
 bool intake_worker_auth(intake_worker_t *w, intake_job_t *job, intake_principal_t *out)
@@ -677,6 +808,7 @@ intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t worker
     pthread_mutex_init(&self->todo_mx, NULL);
     pthread_cond_init(&self->todo_cv, NULL);
     pthread_mutex_init(&self->done_mx, NULL);
+    pthread_mutex_init(&self->serial_mx, NULL);
     if (!self->conninfo || self->efd < 0 || !self->workers ||
         loop_add_fd(loop, self->efd, ZMQ_POLLIN, s_on_done, self) != 0) {
         intake_pool_destroy(&self);
@@ -731,6 +863,7 @@ void intake_pool_destroy(intake_pool_t **self_p)
     pthread_mutex_destroy(&self->todo_mx);
     pthread_cond_destroy(&self->todo_cv);
     pthread_mutex_destroy(&self->done_mx);
+    pthread_mutex_destroy(&self->serial_mx);
     free(self->workers);
     free(self->conninfo);
     free(self);

@@ -1079,6 +1079,127 @@ static void test_registration(CURL *c)
     json_decref(again);
 }
 
+/* ---- numbered ahead, and what the daemon could not foresee ------------------------ */
+
+/* What another instance of the daemon does when it registers an item of
+ * `court` after serial `last`: the item, its ItemRegistered in the outbox,
+ * the counter moved, in one transaction. 1 when done. */
+static long long other_writer_registers(const char *court, long long last)
+{
+    char id[37], event_id[37], number[96];
+    bus_uuid7(id);
+    bus_uuid7(event_id);
+    snprintf(number, sizeof number, "其他实例〔%lld〕", last + 1);
+    Liaison__V1__ItemRegistered ev = LIAISON__V1__ITEM_REGISTERED__INIT;
+    ev.item_id = id;
+    ev.registration_number = number;
+    size_t plen = protobuf_c_message_get_packed_size(&ev.base);
+    uint8_t *payload = malloc(plen + 1);
+    protobuf_c_message_pack(&ev.base, payload);
+    Liaison__V1__Envelope env = LIAISON__V1__ENVELOPE__INIT;
+    env.envelope_version = BUS_ENVELOPE_VERSION;
+    env.event_id = event_id;
+    env.type = "liaison.v1.ItemRegistered";
+    env.stream = "intake";
+    env.court_id = (char *)court;
+    env.item_id = id;
+    env.correlation_id = event_id;
+    env.producer = "another-instance";
+    env.schema_version = 1;
+    env.payload.data = payload;
+    env.payload.len = plen;
+    size_t elen = protobuf_c_message_get_packed_size(&env.base);
+    uint8_t *envelope = malloc(elen + 1);
+    protobuf_c_message_pack(&env.base, envelope);
+    char last_s[24];
+    snprintf(last_s, sizeof last_s, "%lld", last);
+    char *sql = NULL;
+    if (asprintf(&sql,
+                 "WITH src AS (SELECT to_jsonb(i) AS j FROM %s.item i WHERE court_id = $1 "
+                 "  AND registration_serial = $2::bigint), "
+                 "ins AS (INSERT INTO %s.item SELECT (jsonb_populate_record(NULL::%s.item, src.j "
+                 "  || jsonb_build_object('item_id', $3::uuid, 'idempotency_key', NULL, "
+                 "  'registration_serial', $2::bigint + 1, 'registration_number', $4::text))).* "
+                 "  FROM src RETURNING 1), "
+                 "ev AS (INSERT INTO %s.bus_outbox (stream, event_id, type, envelope) "
+                 "  SELECT 'intake', $5::uuid, 'liaison.v1.ItemRegistered', $6::bytea FROM ins "
+                 "  RETURNING 1), "
+                 "upd AS (UPDATE %s.regnum_counter SET last_serial = last_serial + 1 "
+                 "  WHERE court_id = $1 AND last_serial = $2::bigint AND EXISTS (SELECT 1 FROM ev) "
+                 "  RETURNING 1) "
+                 "SELECT count(*) FROM upd",
+                 g_schema, g_schema, g_schema, g_schema, g_schema) < 0)
+        sql = NULL;
+    const char *params[6] = {court, last_s, id, number, event_id, (const char *)envelope};
+    int lengths[6] = {0, 0, 0, 0, 0, (int)elen};
+    int formats[6] = {0, 0, 0, 0, 0, 1};
+    PGresult *r = sql ? PQexecParams(g_admin, sql, 6, NULL, params, lengths, formats, 0) : NULL;
+    long long n = PQresultStatus(r) == PGRES_TUPLES_OK ? atoll(PQgetvalue(r, 0, 0)) : -1;
+    if (n != 1)
+        fprintf(stderr, "# another writer: %s\n", r ? PQresultErrorMessage(r) : "no result");
+    PQclear(r);
+    free(sql);
+    free(payload);
+    free(envelope);
+    return n;
+}
+
+/* The daemon numbers a batch from the counter its last commit left and the
+ * roster entries it cached (intake_item.c). Another writer moving the
+ * counter, or a roster entry changing under the cache, must neither give a
+ * number twice nor store what the roster no longer says. */
+static void test_numbered_ahead(CURL *c)
+{
+    long st;
+    char *body = good_body("b1", "先行编号");
+    json_t *first =
+        http_json(c, "POST", "/v1/courts/t-b/items", g_tok_b, "application/json", NULL, body, &st);
+    long long serial = json_integer_value(json_object_get(first, "registration_serial"));
+    tap(st == 201 && serial >= 1, "a registration of t-b (serial %lld)", serial);
+    /* another writer (another instance of the daemon) registers one: its
+     * item (a copy of the last one, numbered serial + 1), its event, and
+     * the counter, in one transaction */
+    long long moved = other_writer_registers("t-b", serial);
+    json_t *next =
+        http_json(c, "POST", "/v1/courts/t-b/items", g_tok_b, "application/json", NULL, body, &st);
+    long long got = json_integer_value(json_object_get(next, "registration_serial"));
+    tap(moved == 1 && st == 201 && got == serial + 2,
+        "after another writer took serial %lld, the next registration gets %lld (got %lld)",
+        serial + 1, serial + 2, got);
+    long long dup = scalar("SELECT count(*) - count(DISTINCT registration_serial) FROM %s.item "
+                           "WHERE court_id = 't-b'",
+                           g_schema);
+    tap(dup == 0, "no serial of t-b twice (%lld)", dup);
+    free(body);
+    json_decref(first);
+    json_decref(next);
+
+    /* the roster entry changes after the daemon cached it */
+    body = good_body("a1", "先行编号之后改名");
+    json_decref(
+        http_json(c, "POST", "/v1/courts/t-a/items", g_tok_a, "application/json", NULL, body, &st));
+    scalar("WITH u AS (UPDATE %s.deputy SET name = name || '（更名）' WHERE court_id = 't-a' AND "
+           "code = 'a1' RETURNING 1) SELECT count(*) FROM u",
+           g_schema);
+    json_t *renamed =
+        http_json(c, "POST", "/v1/courts/t-a/items", g_tok_a, "application/json", NULL, body, &st);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/courts/t-a/items/%s",
+             json_string_value(json_object_get(renamed, "item_id")));
+    json_t *item = http_json(c, "GET", path, g_tok_a, NULL, NULL, NULL, &st);
+    const char *name = json_string_value(
+        json_object_get(json_array_get(json_object_get(item, "deputies"), 0), "name"));
+    tap(name && strstr(name, "（更名）") != NULL,
+        "a deputy renamed since the daemon cached it is registered under the new name (%s)",
+        name ? name : "?");
+    scalar("WITH u AS (UPDATE %s.deputy SET name = replace(name, '（更名）', '') WHERE court_id = "
+           "'t-a' AND code = 'a1' RETURNING 1) SELECT count(*) FROM u",
+           g_schema);
+    json_decref(renamed);
+    json_decref(item);
+    free(body);
+}
+
 /* ---- a court's overrides ---------------------------------------------------- */
 
 /* The last CourtUpserted the court published, unpacked (NULL if none). */
@@ -1321,6 +1442,7 @@ int main(void)
     tap(ready, "three courts with rosters and tokens");
     if (ready) {
         test_registration(c);
+        test_numbered_ahead(c);
         test_bad_requests(c);
         test_court_overrides(c);
         test_rls();
