@@ -27,7 +27,12 @@ typedef struct pg_query_t {
     char **params;
     pg_result_fn *fn; /* NULL for a health probe */
     void *arg;
+    const char *stmt; /* a prepared statement's name (static), or NULL */
+    bool preparing;   /* in flight: its PREPARE, not yet the query */
 } pg_query_t;
+
+/* Statements prepared on the current connection (pg_query_prepared). */
+#define PG_PREPARED_MAX 16
 
 typedef enum {
     PG_WAITING,    /* no connection; a retry is scheduled */
@@ -50,6 +55,10 @@ struct pg_t {
     uint64_t connect_started;
     unsigned attempt; /* failed attempts in a row, for the back-off */
     uint64_t rng;
+
+    /* names prepared on this connection; forgotten when it is lost */
+    const char *prepared[PG_PREPARED_MAX];
+    size_t nprepared;
 
     /* The queue: head is in flight when busy. */
     pg_query_t *head, *tail;
@@ -317,6 +326,7 @@ static void pg_connected(pg_t *self)
     self->state = PG_OPEN;
     self->stalled = false;
     self->attempt = 0;
+    self->nprepared = 0;
     self->last_activity = loop_now_ms();
     self->stats.connects++;
     log_info("postgres connected", "pg=%s server_version=%d backend_pid=%d", self->name,
@@ -394,8 +404,30 @@ static bool pg_result_failed(const PGresult *res)
 }
 
 /* The head query has its final result: hand it over and forget it. */
+static bool pg_is_prepared(const pg_t *self, const char *stmt)
+{
+    for (size_t i = 0; i < self->nprepared; i++)
+        if (strcmp(self->prepared[i], stmt) == 0)
+            return true;
+    return false;
+}
+
 static void pg_finish_head(pg_t *self)
 {
+    pg_query_t *head = self->head;
+    if (head && head->preparing && self->result &&
+        PQresultStatus(self->result) == PGRES_COMMAND_OK) {
+        /* its PREPARE is done: the query itself goes next, still the head */
+        head->preparing = false;
+        if (self->nprepared < PG_PREPARED_MAX)
+            self->prepared[self->nprepared++] = head->stmt;
+        else
+            head->stmt = NULL; /* no room to remember it: sent as text */
+        PQclear(self->result);
+        self->result = NULL;
+        self->busy = false;
+        return;
+    }
     pg_query_t *q = pg_dequeue(self);
     PGresult *res = self->result;
     self->result = NULL;
@@ -438,8 +470,18 @@ static void pg_send_next(pg_t *self)
         if (PQstatus(self->conn) != CONNECTION_OK)
             return; /* the caller sees the loss and fails the queue */
         pg_query_t *q = self->head;
-        if (PQsendQueryParams(self->conn, q->sql, q->nparams, NULL, (const char *const *)q->params,
-                              NULL, NULL, 0)) {
+        int sent;
+        if (q->stmt && !pg_is_prepared(self, q->stmt)) {
+            q->preparing = true;
+            sent = PQsendPrepare(self->conn, q->stmt, q->sql, q->nparams, NULL);
+        } else if (q->stmt) {
+            sent = PQsendQueryPrepared(self->conn, q->stmt, q->nparams,
+                                       (const char *const *)q->params, NULL, NULL, 0);
+        } else {
+            sent = PQsendQueryParams(self->conn, q->sql, q->nparams, NULL,
+                                     (const char *const *)q->params, NULL, NULL, 0);
+        }
+        if (sent) {
             self->busy = true;
             self->sent_at = loop_now_ms();
             if (q->fn)
@@ -668,6 +710,12 @@ bool pg_ready(pg_t *self)
 int pg_query(pg_t *self, const char *sql, int nparams, const char *const *params, pg_result_fn *fn,
              void *arg)
 {
+    return pg_query_prepared(self, NULL, sql, nparams, params, fn, arg);
+}
+
+int pg_query_prepared(pg_t *self, const char *stmt, const char *sql, int nparams,
+                      const char *const *params, pg_result_fn *fn, void *arg)
+{
     if (!self || !sql || !fn || nparams < 0 || (nparams > 0 && !params))
         return -1;
     if (!pg_ready(self))
@@ -675,6 +723,7 @@ int pg_query(pg_t *self, const char *sql, int nparams, const char *const *params
     pg_query_t *q = pg_query_make(sql, nparams, params, fn, arg);
     if (!q)
         return -1;
+    q->stmt = stmt;
     pg_enqueue(self, q);
     pg_send_next(self);
     return 0;

@@ -84,6 +84,15 @@ bool pg_ready(pg_t *self);
 int pg_query(pg_t *self, const char *sql, int nparams, const char *const *params, pg_result_fn *fn,
              void *arg);
 
+/* The same as a prepared statement named `stmt` (a static string, one
+ * name per SQL text): prepared on the connection the first time it runs
+ * there (again after a reconnect), then only bound and executed, so the
+ * server parses and plans it once per connection instead of at every call.
+ * For the statements a daemon runs all the time (the bus sequencer's
+ * round). At most 16 names a connection; more run as plain queries. */
+int pg_query_prepared(pg_t *self, const char *stmt, const char *sql, int nparams,
+                      const char *const *params, pg_result_fn *fn, void *arg);
+
 /* Number of queries waiting or in flight. */
 size_t pg_queued(pg_t *self);
 

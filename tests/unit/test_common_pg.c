@@ -440,6 +440,61 @@ static void test_killed_connection_fails_queue_and_reconnects(void **state)
     assert_int_equal(st.query_failures, 5 - (o[0].had_result ? 1 : 0));
 }
 
+/* A prepared statement: prepared once on a connection, then only executed;
+ * prepared again on the next connection; a bad one fails as a result. */
+static void test_prepared_statement(void **state)
+{
+    fixture_t *f = *state;
+    connect_or_skip(f);
+    static const char sql[] = "SELECT $1::int * 2";
+    outcome_t o[3];
+    memset(o, 0, sizeof o);
+    const char *p[3][1] = {{"1"}, {"2"}, {"3"}};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pg_query_prepared(f->pg, "t_double", sql, 1, p[i], on_result, &o[i]), 0);
+    assert_true(run_until(f->loop, outcome_done, &o[2], 5000));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(o[i].calls, 1);
+        assert_true(o[i].ok);
+    }
+    assert_string_equal(o[0].value, "2");
+    assert_string_equal(o[2].value, "6");
+    outcome_t c;
+    query_sync(f, "SELECT count(*) FROM pg_prepared_statements WHERE name = 't_double'", 0, NULL,
+               &c);
+    assert_string_equal(c.value, "1");
+
+    /* a new connection prepares it again */
+    states_t states = {0};
+    pg_set_state_fn(f->pg, on_state, &states);
+    killer_t k = {f->dsn, backend_pid(f), false, ""};
+    kill_backend(f->loop, 0, &k);
+    assert_true(k.done);
+    assert_true(run_until(f->loop, states_back, &states, 5000));
+    outcome_t again;
+    memset(&again, 0, sizeof again);
+    const char *p4[1] = {"21"};
+    assert_int_equal(pg_query_prepared(f->pg, "t_double", sql, 1, p4, on_result, &again), 0);
+    assert_true(run_until(f->loop, outcome_done, &again, 5000));
+    assert_true(again.ok);
+    assert_string_equal(again.value, "42");
+
+    /* one that cannot be prepared answers its error, and the queue goes on */
+    outcome_t bad, next;
+    memset(&bad, 0, sizeof bad);
+    memset(&next, 0, sizeof next);
+    assert_int_equal(
+        pg_query_prepared(f->pg, "t_bad", "SELECT FROM nowhere_at_all", 0, NULL, on_result, &bad),
+        0);
+    assert_int_equal(pg_query(f->pg, "SELECT 7", 0, NULL, on_result, &next), 0);
+    assert_true(run_until(f->loop, outcome_done, &next, 5000));
+    assert_int_equal(bad.calls, 1);
+    assert_false(bad.ok);
+    assert_non_null(strstr(bad.error, "nowhere_at_all"));
+    assert_true(next.ok);
+    assert_string_equal(next.value, "7");
+}
+
 static void test_stalled_query_clears_ready_and_hang_drops(void **state)
 {
     fixture_t *f = *state;
@@ -574,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connects_and_is_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parameters_travel_apart_from_sql, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_queries_complete_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepared_statement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sql_error_is_a_result_not_a_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_queued_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_when_not_ready, setup, teardown),
