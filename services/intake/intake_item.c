@@ -1160,6 +1160,18 @@ typedef struct {
     char *items_text, *events_text;
 } group_t;
 
+static void s_groups_free(group_t *groups, size_t ng)
+{
+    for (size_t k = 0; groups && k < ng; k++) {
+        free(groups[k].requests);
+        json_decref(groups[k].items);
+        json_decref(groups[k].events);
+        free(groups[k].items_text);
+        free(groups[k].events_text);
+    }
+    free(groups);
+}
+
 /* One transaction for pds[0..m), sorted by court, in two round trips
  * (pipelines): BEGIN and each group's item_reserve_batch(); each group's
  * item_store_batch() (items and events) and COMMIT. false when it did not
@@ -1249,14 +1261,7 @@ static bool s_run(intake_worker_t *w, pending_t *pds, size_t m, char sqlstate[6]
             intake_worker_serial_set(w, pds[groups[k].first].job->court,
                                      pds[groups[k].first].registered_date.year, last);
     }
-    for (size_t k = 0; k < ng; k++) {
-        free(groups[k].requests);
-        json_decref(groups[k].items);
-        json_decref(groups[k].events);
-        free(groups[k].items_text);
-        free(groups[k].events_text);
-    }
-    free(groups);
+    s_groups_free(groups, ng);
     free(stmts);
     free(params);
     free(res);
@@ -1409,14 +1414,7 @@ static numbered_t s_run_numbered(intake_worker_t *w, pending_t *pds, size_t m)
         if (ok || outcome == NUMBERED_ROLLED_BACK)
             outcome = NUMBERED_ROLLED_BACK;
     }
-    for (size_t k = 0; groups && k < ng; k++) {
-        free(groups[k].requests);
-        json_decref(groups[k].items);
-        json_decref(groups[k].events);
-        free(groups[k].items_text);
-        free(groups[k].events_text);
-    }
-    free(groups);
+    s_groups_free(groups, ng);
     free(expected);
     free(expected_s);
     free(stmts);

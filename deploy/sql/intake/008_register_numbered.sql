@@ -42,6 +42,71 @@
 -- them plus the roster entries the daemon used (item_claim()'s detail), in
 -- the order of p_items. p_items, p_events: as item_store_batch(). Returns
 -- the counter's new value.
+-- The rows of a batch of registrations: the items, their deputies in the
+-- order given, their events in the outbox (p_items, p_events as
+-- item_store_batch() takes them). item_store_batch() is that plus the
+-- answers kept for the keys; item_register_numbered() wrote its keys with
+-- their answers already.
+CREATE FUNCTION item_store_rows(p_court text, p_items jsonb, p_events jsonb)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO item (item_id, court_id, registration_number, registration_year,
+                      registration_serial, kind, domain_kind, channel, source, source_detail,
+                      source_reference, court_role, session, title, content, attachments,
+                      receiving_department_code, received_at, received_date, registered_at,
+                      registered_date, registered_late, late_reason, registered_by,
+                      idempotency_key)
+    SELECT x.item_id, p_court, x.registration_number, x.registration_year,
+           x.registration_serial, x.kind, x.domain_kind, x.channel, x.source, x.source_detail,
+           x.source_reference, x.court_role, x.session, x.title, x.content, x.attachments,
+           x.receiving_department,
+           'epoch'::timestamptz + x.received_us * interval '1 microsecond', x.received_date,
+           'epoch'::timestamptz + x.registered_us * interval '1 microsecond', x.registered_date,
+           x.registered_late, x.late_reason, x.registered_by, x.idempotency_key
+      FROM jsonb_to_recordset(p_items) AS x(
+           item_id uuid, registration_number text, registration_year integer,
+           registration_serial bigint, kind text, domain_kind text, channel text, source text,
+           source_detail text, source_reference text, court_role text, session jsonb,
+           title text, content text, attachments jsonb, receiving_department text,
+           received_us bigint, received_date date, registered_us bigint, registered_date date,
+           registered_late boolean, late_reason text, registered_by jsonb,
+           idempotency_key text);
+    INSERT INTO item_deputy (item_id, court_id, position, deputy_id, lead, name)
+    SELECT x.item_id, p_court, (t.ord - 1)::integer, (t.d ->> 'id')::uuid,
+           (t.d ->> 'lead')::boolean, t.d ->> 'name'
+      FROM jsonb_to_recordset(p_items) AS x(item_id uuid, deputies jsonb),
+           jsonb_array_elements(x.deputies) WITH ORDINALITY AS t(d, ord);
+    INSERT INTO bus_outbox (stream, event_id, type, envelope)
+    SELECT t.e ->> 'stream', (t.e ->> 'event_id')::uuid, t.e ->> 'type',
+           decode(t.e ->> 'envelope', 'hex')
+      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS t(e, ord)
+     ORDER BY t.ord;
+END
+$$;
+COMMENT ON FUNCTION item_store_rows IS 'registrations of a court: the items, their deputies, their events';
+
+-- item_store_batch() (006) becomes item_store_rows() and the answers.
+CREATE OR REPLACE FUNCTION item_store_batch(p_court text, p_items jsonb, p_events jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    k record;
+BEGIN
+    PERFORM set_config('liaison.court', p_court, true);
+    PERFORM item_store_rows(p_court, p_items, p_events);
+    -- one key at a time, by the primary key (006)
+    FOR k IN SELECT * FROM jsonb_to_recordset(p_items) AS x(idempotency_key text, response jsonb)
+              WHERE x.idempotency_key IS NOT NULL LOOP
+        UPDATE idempotency SET status = 201, response = k.response
+         WHERE court_id = p_court AND idem_key = k.idempotency_key;
+    END LOOP;
+    RETURN jsonb_array_length(p_items);
+END
+$$;
+
 CREATE FUNCTION item_register_numbered(p_court text, p_zone text, p_template text,
                                        p_year integer, p_expected bigint, p_requests jsonb,
                                        p_items jsonb, p_events jsonb)
@@ -118,39 +183,8 @@ BEGIN
                    WHERE r.q ->> 'key' IS NOT NULL) THEN
         RAISE EXCEPTION 'an Idempotency-Key was used before' USING ERRCODE = 'LQ003';
     END IF;
-    -- the items, their deputies, their events (item_store_batch() without
-    -- its answers: the keys have them already)
-    INSERT INTO item (item_id, court_id, registration_number, registration_year,
-                      registration_serial, kind, domain_kind, channel, source, source_detail,
-                      source_reference, court_role, session, title, content, attachments,
-                      receiving_department_code, received_at, received_date, registered_at,
-                      registered_date, registered_late, late_reason, registered_by,
-                      idempotency_key)
-    SELECT x.item_id, p_court, x.registration_number, x.registration_year,
-           x.registration_serial, x.kind, x.domain_kind, x.channel, x.source, x.source_detail,
-           x.source_reference, x.court_role, x.session, x.title, x.content, x.attachments,
-           x.receiving_department,
-           'epoch'::timestamptz + x.received_us * interval '1 microsecond', x.received_date,
-           'epoch'::timestamptz + x.registered_us * interval '1 microsecond', x.registered_date,
-           x.registered_late, x.late_reason, x.registered_by, x.idempotency_key
-      FROM jsonb_to_recordset(p_items) AS x(
-           item_id uuid, registration_number text, registration_year integer,
-           registration_serial bigint, kind text, domain_kind text, channel text, source text,
-           source_detail text, source_reference text, court_role text, session jsonb,
-           title text, content text, attachments jsonb, receiving_department text,
-           received_us bigint, received_date date, registered_us bigint, registered_date date,
-           registered_late boolean, late_reason text, registered_by jsonb,
-           idempotency_key text);
-    INSERT INTO item_deputy (item_id, court_id, position, deputy_id, lead, name)
-    SELECT x.item_id, p_court, (t.ord - 1)::integer, (t.d ->> 'id')::uuid,
-           (t.d ->> 'lead')::boolean, t.d ->> 'name'
-      FROM jsonb_to_recordset(p_items) AS x(item_id uuid, deputies jsonb),
-           jsonb_array_elements(x.deputies) WITH ORDINALITY AS t(d, ord);
-    INSERT INTO bus_outbox (stream, event_id, type, envelope)
-    SELECT t.e ->> 'stream', (t.e ->> 'event_id')::uuid, t.e ->> 'type',
-           decode(t.e ->> 'envelope', 'hex')
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS t(e, ord)
-     ORDER BY t.ord;
+    -- the items, their deputies, their events (the keys have their answers)
+    PERFORM item_store_rows(p_court, p_items, p_events);
     -- the counter, last: held from here to COMMIT only
     v_until := clock_timestamp() + interval '100 milliseconds';
     LOOP
