@@ -92,11 +92,27 @@ static int s_status(PGconn *c, bool json)
         PQfreemem(id);
         PQfreemem(lit);
     }
+    /* The oldest unapplied event: the one after the position, in its
+     * producer's outbox (by the (stream, seq) key), and how long ago it
+     * was sequenced. */
     fprintf(m, ") SELECT h.schema, h.stream, h.head, p.schema, p.consumer, p.position, "
-               "h.head - p.position, p.dead, p.updated_at FROM heads h "
+               "h.head - p.position, p.dead, p.updated_at, CASE h.schema");
+    for (int i = 0; i < PQntuples(schemas); i++) {
+        char *id =
+            PQescapeIdentifier(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        char *lit =
+            PQescapeLiteral(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        fprintf(m,
+                " WHEN %s THEN (SELECT floor(extract(epoch FROM now() - o.sequenced_at))::bigint "
+                "FROM %s.bus_outbox o WHERE o.stream = h.stream AND o.seq = p.position + 1)",
+                lit, id);
+        PQfreemem(id);
+        PQfreemem(lit);
+    }
+    fprintf(m, " END FROM heads h "
                "LEFT JOIN pos p ON p.stream = h.stream "
                "UNION ALL SELECT NULL, p.stream, NULL, p.schema, p.consumer, p.position, NULL, "
-               "p.dead, p.updated_at FROM pos p WHERE NOT EXISTS "
+               "p.dead, p.updated_at, NULL FROM pos p WHERE NOT EXISTS "
                "(SELECT 1 FROM heads h WHERE h.stream = p.stream) ORDER BY 2, 5");
     fclose(m);
     PGresult *r = s_query(c, sql, 0, NULL);
@@ -106,11 +122,12 @@ static int s_status(PGconn *c, bool json)
         return CTL_EXIT_FAILURE;
     json_t *arr = json_array();
     if (!json)
-        printf("%-12s %-10s %10s %-12s %10s %8s %6s\n", "STREAM", "PRODUCER", "HEAD", "CONSUMER",
-               "POSITION", "LAG", "DEAD");
+        printf("%-12s %-10s %10s %-12s %10s %8s %6s %8s\n", "STREAM", "PRODUCER", "HEAD",
+               "CONSUMER", "POSITION", "LAG", "DEAD", "OLDEST");
     for (int i = 0; i < PQntuples(r); i++) {
         const char *stream = PQgetvalue(r, i, 1), *producer = PQgetvalue(r, i, 0);
         bool has_head = !PQgetisnull(r, i, 2), has_pos = !PQgetisnull(r, i, 4);
+        bool has_oldest = has_pos && !PQgetisnull(r, i, 9);
         if (json) {
             json_t *o = json_pack("{s:s}", "stream", stream);
             json_object_set_new(o, "producer_schema",
@@ -128,13 +145,21 @@ static int s_status(PGconn *c, bool json)
                                                       : json_null());
             json_object_set_new(o, "dead_letters",
                                 has_pos ? json_integer(atoll(PQgetvalue(r, i, 7))) : json_null());
+            /* seconds since the oldest event not applied yet was sequenced;
+             * null when the consumer is caught up */
+            json_object_set_new(o, "oldest_unapplied_seconds",
+                                has_oldest ? json_integer(atoll(PQgetvalue(r, i, 9)))
+                                           : json_null());
             json_array_append_new(arr, o);
         } else {
-            printf("%-12s %-10s %10s %-12s %10s %8s %6s\n", stream, has_head ? producer : "?",
+            char oldest[32] = "-";
+            if (has_oldest)
+                snprintf(oldest, sizeof oldest, "%ss", PQgetvalue(r, i, 9));
+            printf("%-12s %-10s %10s %-12s %10s %8s %6s %8s\n", stream, has_head ? producer : "?",
                    has_head ? PQgetvalue(r, i, 2) : "-", has_pos ? PQgetvalue(r, i, 4) : "-",
                    has_pos ? PQgetvalue(r, i, 5) : "-",
                    !PQgetisnull(r, i, 6) ? PQgetvalue(r, i, 6) : "-",
-                   has_pos ? PQgetvalue(r, i, 7) : "-");
+                   has_pos ? PQgetvalue(r, i, 7) : "-", oldest);
         }
     }
     if (json) {

@@ -8,14 +8,19 @@
  * refusal comes first and nothing is stored or published unless every
  * check passed: token → role and court → Content-Type → UTF-8 → JSON →
  * fields → court (zone, template) → dates (late needs a reason) → the
- * registration joins a batch (intake_pool.c) that runs as one transaction:
+ * registration joins a batch (intake_pool.c) that runs as one transaction.
+ * Mostly numbered ahead, in one round trip: the daemon numbers the batch
+ * from the counter its last commit left and the roster entries it cached,
+ * and item_register_numbered() checks all of it set-wise, stores it and
+ * moves the counter only from the value expected (see "numbered ahead"
+ * below). Otherwise, and whenever that raises, in two steps:
  * item_reserve_batch() per court (item_claim() for each registration:
  * idempotency key, deputies on the court's roster and serving, a refusal
- * writing nothing; then one counter update), item_store_batch() (the items and their
- * deputies, the event `liaison.v1.ItemRegistered` in the outbox, the answer
- * kept for each key) → COMMIT. A failure after the serials are taken rolls
- * the batch back, the counter's increment included, and its registrations
- * run again one by one, so numbers stay gapless.
+ * writing nothing; then one counter update), item_store_batch() (the items
+ * and their deputies, the event `liaison.v1.ItemRegistered` in the outbox,
+ * the answer kept for each key) → COMMIT. A failure after the serials are
+ * taken rolls the batch back, the counter's increment included, and its
+ * registrations run again one by one, so numbers stay gapless.
  */
 #include <ctype.h>
 #include <stdio.h>
