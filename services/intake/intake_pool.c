@@ -44,6 +44,10 @@
 #define BATCH_MAX 256
 /* Batches running at once. */
 #define BATCHES_MAX 1
+/* How long the next batch may wait for more registrations (s_gather), and
+ * how recent the last batch must be for it to wait at all. */
+#define GATHER_US      1000
+#define GATHER_LOAD_US 20000
 
 typedef struct {
     char key[65];
@@ -107,7 +111,9 @@ struct intake_pool_t {
     intake_job_t *todo_head, *todo_tail;
     size_t todo_len;
     bool stopping;
-    unsigned batching; /* batches running */
+    unsigned batching;         /* batches running */
+    int64_t last_batch_end_us; /* when the last batch ended (s_gather) */
+    size_t last_batch_size;
 
     pthread_mutex_t done_mx;
     intake_job_t *done_head, *done_tail;
@@ -693,6 +699,37 @@ static size_t s_take(intake_pool_t *pool, intake_job_t **out, size_t max)
     return n;
 }
 
+/* Group commit's gathering. Under load the requests answered by one batch
+ * come back while the next one runs, and that one holds only those that
+ * waited meanwhile: with a few clients the batches settle at half their
+ * number each. So when a batch is next and the last one ended a moment ago
+ * (the load goes on), wait up to GATHER_US for the requests about to come
+ * back, or until BATCH_MAX wait. An isolated registration never waits.
+ * Under todo_mx, with s_can_take() true. */
+static void s_gather(intake_pool_t *pool)
+{
+    if (!pool->todo_head || !pool->todo_head->batch || pool->batching >= BATCHES_MAX)
+        return;
+    int64_t now = clock_mono_us();
+    if (pool->last_batch_end_us == 0 || now - pool->last_batch_end_us > GATHER_LOAD_US ||
+        pool->last_batch_size < 2)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += GATHER_US * 1000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    size_t want = pool->last_batch_size * 2 < BATCH_MAX ? pool->last_batch_size * 2 : BATCH_MAX;
+    /* the batch counts as running meanwhile: no other worker starts it */
+    pool->batching++;
+    while (!pool->stopping && pool->todo_len < want &&
+           pthread_cond_timedwait(&pool->todo_cv, &pool->todo_mx, &until) == 0)
+        ;
+    pool->batching--;
+}
+
 static void *s_worker_main(void *arg)
 {
     intake_worker_t *w = arg;
@@ -729,6 +766,11 @@ static void *s_worker_main(void *arg)
             pthread_mutex_unlock(&pool->todo_mx);
             break;
         }
+        s_gather(pool);
+        if (pool->stopping || !s_can_take(pool)) {
+            pthread_mutex_unlock(&pool->todo_mx);
+            continue;
+        }
         size_t n = s_take(pool, jobs, BATCH_MAX);
         pthread_mutex_unlock(&pool->todo_mx);
 
@@ -754,6 +796,8 @@ static void *s_worker_main(void *arg)
         if (jobs[0]->batch) {
             pthread_mutex_lock(&pool->todo_mx);
             pool->batching--;
+            pool->last_batch_end_us = clock_mono_us();
+            pool->last_batch_size = n;
             /* what gathered meanwhile is the next batch: wake a worker */
             pthread_cond_signal(&pool->todo_cv);
             pthread_mutex_unlock(&pool->todo_mx);
