@@ -178,6 +178,100 @@ static const char *s_item_kind(int kind)
     }
 }
 
+static const char *s_staff_role(int role)
+{
+    switch (role) {
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICE:
+        return "liaison-office";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICER:
+        return "liaison-officer";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_DEPARTMENT_HEAD:
+        return "department-head";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_HANDLER:
+        return "handler";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_COURT_LEADER:
+        return "court-leader";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_PRESIDENT:
+        return "president";
+    default:
+        return NULL;
+    }
+}
+
+/* A PostgreSQL text[] literal of n strings, each quoted (ids come from the
+ * bus, which is outside input: a quote or a brace must not split them).
+ * NULL when out of memory; the caller frees. */
+static char *s_text_array(size_t n, const char *(*get)(void *, size_t), void *arg)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = get(arg, i);
+        cap += 3 + 2 * strlen(v ? v : "");
+    }
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    out[k++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        const char *v = get(arg, i);
+        if (i)
+            out[k++] = ',';
+        out[k++] = '"';
+        for (const char *c = v ? v : ""; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                out[k++] = '\\';
+            out[k++] = *c;
+        }
+        out[k++] = '"';
+    }
+    out[k++] = '}';
+    out[k] = '\0';
+    return out;
+}
+
+static const char *s_deputy_at(void *arg, size_t i)
+{
+    Liaison__V1__DeputyRef **refs = arg;
+    return refs[i] && refs[i]->deputy_id ? refs[i]->deputy_id : "";
+}
+
+static const char *s_role_at(void *arg, size_t i)
+{
+    const char *r = s_staff_role(((const int *)arg)[i]);
+    return r ? r : "";
+}
+
+/* The item's deputies (for notices to their paired liaison officers,
+ * Art. 9), replacing what was stored when `replace` (a correction). */
+static bus_apply_t s_item_deputies(PGconn *conn, const char *item, size_t n,
+                                   Liaison__V1__DeputyRef **refs, bool replace, char *reason,
+                                   size_t size)
+{
+    const char *lead = "";
+    for (size_t i = 0; i < n; i++)
+        if (refs[i] && refs[i]->lead && refs[i]->deputy_id) {
+            lead = refs[i]->deputy_id;
+            break;
+        }
+    char *ids = s_text_array(n, s_deputy_at, refs);
+    if (!ids)
+        return s_fail(reason, size, "item deputies", strdup("out of memory"));
+    const char *p[3] = {item, ids, lead};
+    bus_apply_t rc = BUS_APPLY_OK;
+    if (replace)
+        rc = s_sql(conn, "item deputies", "DELETE FROM item_deputy WHERE item_id = $1", 1, p,
+                   reason, size);
+    if (rc == BUS_APPLY_OK)
+        rc = s_sql(conn, "item deputies",
+                   "INSERT INTO item_deputy (item_id, deputy_id, lead) "
+                   "SELECT $1, d, d = $3 FROM unnest($2::text[]) AS d WHERE d <> '' "
+                   "ON CONFLICT (item_id, deputy_id) DO UPDATE SET lead = EXCLUDED.lead",
+                   3, p, reason, size);
+    free(ids);
+    return rc;
+}
+
 static bus_apply_t s_item_registered(PGconn *conn, deadline_ctx_t *ctx,
                                      const Liaison__V1__Envelope *env, char *reason, size_t size)
 {
@@ -220,6 +314,9 @@ static bus_apply_t s_item_registered(PGconn *conn, deadline_ctx_t *ctx,
                "VALUES ($1, $2, $3, $4, $5, $6::date, $7::date, $8::int, $9, $10) "
                "ON CONFLICT (item_id) DO NOTHING",
                10, p, reason, size);
+    if (rc != BUS_APPLY_OK)
+        goto out;
+    rc = s_item_deputies(conn, item, m->n_deputies, m->deputies, false, reason, size);
     if (rc != BUS_APPLY_OK)
         goto out;
     /* Deadlines opened before this event (routing's stream ran ahead) get
@@ -335,22 +432,76 @@ bus_apply_t deadline_apply_intake(PGconn *conn, const Liaison__V1__Envelope *env
             return BUS_APPLY_POISON;
         }
         snprintf(rev, sizeof rev, "%lld", (long long)m->revision);
-        const char *p[8] = {m->staff_id,      env->court_id, rev,      m->name,
-                            m->department_id, m->mobile,     m->email, m->active ? "t" : "f"};
+        /* The roles by name: the president (院长) is found by role when a
+         * court's rules name him (notify-* = president). */
+        char *roles = s_text_array(m->n_roles, s_role_at, m->roles);
+        if (!roles) {
+            liaison__v1__staff_upserted__free_unpacked(m, NULL);
+            return s_fail(reason, reason_size, "staff", strdup("out of memory"));
+        }
+        const char *p[9] = {m->staff_id, env->court_id,         rev,
+                            m->name,     m->department_id,      m->mobile,
+                            m->email,    m->active ? "t" : "f", roles};
         bus_apply_t rc =
             s_sql(conn, "staff",
                   "INSERT INTO staff (staff_id, court_id, revision, name, department_id, mobile, "
-                  "  email, active) VALUES ($1, $2, $3::bigint, $4, $5, $6, $7, $8::bool) "
+                  "  email, active, roles) VALUES ($1, $2, $3::bigint, $4, $5, $6, $7, $8::bool, "
+                  "  array_remove($9::text[], '')) "
                   "ON CONFLICT (staff_id) DO UPDATE SET court_id = EXCLUDED.court_id, "
                   "  revision = EXCLUDED.revision, name = EXCLUDED.name, "
                   "  department_id = EXCLUDED.department_id, mobile = EXCLUDED.mobile, "
-                  "  email = EXCLUDED.email, active = EXCLUDED.active "
+                  "  email = EXCLUDED.email, active = EXCLUDED.active, roles = EXCLUDED.roles "
                   "WHERE staff.revision < EXCLUDED.revision",
-                  8, p, reason, reason_size);
+                  9, p, reason, reason_size);
+        free(roles);
         liaison__v1__staff_upserted__free_unpacked(m, NULL);
         return rc;
     }
-    /* Deputies, groups, corrections, …: nothing a deadline depends on. */
+    if (s_is(env, T("DeputyUpserted"))) {
+        Liaison__V1__DeputyUpserted *m =
+            liaison__v1__deputy_upserted__unpack(NULL, env->payload.len, env->payload.data);
+        if (!m || !*m->deputy_id) {
+            if (m)
+                liaison__v1__deputy_upserted__free_unpacked(m, NULL);
+            snprintf(reason, reason_size, "DeputyUpserted: payload does not decode");
+            return BUS_APPLY_POISON;
+        }
+        /* Art. 9: the deputy's paired liaison officer (挂点联络员), told by
+         * the rules that name liaison-officer (case-year-end, activity-notice). */
+        snprintf(rev, sizeof rev, "%lld", (long long)m->revision);
+        const char *p[4] = {m->deputy_id, env->court_id, rev, m->liaison_officer_staff_id};
+        bus_apply_t rc =
+            s_sql(conn, "deputy",
+                  "INSERT INTO deputy (deputy_id, court_id, revision, liaison_officer_staff_id) "
+                  "VALUES ($1, $2, $3::bigint, $4) ON CONFLICT (deputy_id) DO UPDATE SET "
+                  "  court_id = EXCLUDED.court_id, revision = EXCLUDED.revision, "
+                  "  liaison_officer_staff_id = EXCLUDED.liaison_officer_staff_id "
+                  "WHERE deputy.revision < EXCLUDED.revision",
+                  4, p, reason, reason_size);
+        liaison__v1__deputy_upserted__free_unpacked(m, NULL);
+        return rc;
+    }
+    if (s_is(env, T("ItemRegistrationCorrected"))) {
+        Liaison__V1__ItemRegistrationCorrected *m =
+            liaison__v1__item_registration_corrected__unpack(NULL, env->payload.len,
+                                                             env->payload.data);
+        const char *item = m && *m->item_id ? m->item_id : env->item_id;
+        if (!m || !*item) {
+            if (m)
+                liaison__v1__item_registration_corrected__free_unpacked(m, NULL);
+            snprintf(reason, reason_size, "ItemRegistrationCorrected: payload does not decode");
+            return BUS_APPLY_POISON;
+        }
+        bool deputies = false;
+        for (size_t i = 0; i < m->n_changed_fields; i++)
+            deputies |= strcmp(m->changed_fields[i], "deputies") == 0;
+        bus_apply_t rc = BUS_APPLY_OK;
+        if (deputies)
+            rc = s_item_deputies(conn, item, m->n_deputies, m->deputies, true, reason, reason_size);
+        liaison__v1__item_registration_corrected__free_unpacked(m, NULL);
+        return rc;
+    }
+    /* Groups, term ends, …: nothing a deadline depends on. */
     return BUS_APPLY_OK;
 }
 
