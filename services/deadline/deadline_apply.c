@@ -8,7 +8,9 @@
  * Which rule starts when:
  *   ItemRegistered   remark (Art. 16): answer-quick from the received date;
  *                    session bill/suggestion (Art. 14): answer-lead or
- *                    answer-co from the session's closing date.
+ *                    answer-co from the session's closing date;
+ *                    supervised case (Art. 9(5)): case-year-end, Dec 31
+ *                    of the registration year.
  *                    The register rule (Art. 13) is not a timer: the event
  *                    itself is the registration, and intake records
  *                    whether it was late.
@@ -18,8 +20,8 @@
  *                    the lead department; session items and remarks: their
  *                    answer deadline now names the lead department.
  *   ReplySent        to every deputy of the round (each separately, Art. 14),
- *                    or to the congress organ: meets the answer deadlines;
- *                    to the lead unit: meets answer-co.
+ *                    or to the congress organ: meets the answer deadlines
+ *                    and case-year-end; to the lead unit: meets answer-co.
  *   CoHandlerOpinionSubmitted  to the lead unit outside the court (Art. 14:
  *                    协办的建议可直接答复主办单位) meets answer-co; an
  *                    opinion to a lead department of this court is internal
@@ -28,10 +30,12 @@
  *                    经两次催办仍未报告办理结果的 …).
  *   ItemNotListed    cancels transfer. ItemForwarded, ItemWithdrawn,
  *                    ItemClosed: cancel every open deadline (finishing the
- *                    item stops the chain at any point, §4.3).
+ *                    item stops the chain at any point, §4.3); ItemClosed
+ *                    other than withdrawn meets case-year-end first.
  *   ItemAnsweredOnTheSpot  meets answer-quick, cancels the rest.
  *   ItemReopened     supersedes the open deadlines of earlier rounds and
- *                    opens rehandle for the new round; history is kept.
+ *                    opens rehandle for the new round (and case-year-end
+ *                    for a supervised case); history is kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +134,12 @@ static bus_apply_t s_close(PGconn *conn, deadline_ctx_t *ctx, const Liaison__V1_
     return BUS_APPLY_OK;
 }
 
+/* What a reply to the deputies (or to the congress organ) meets: the answer
+ * deadlines, and for a supervised case the year-end explanation (Art. 9(5):
+ * the reply is the explanation to the paired deputies). */
 static const char *const s_answer_rules[] = {"answer-lead",        "answer-co",    "answer-between",
-                                             "answer-between-max", "answer-quick", "rehandle"};
+                                             "answer-between-max", "answer-quick", "rehandle",
+                                             "case-year-end"};
 #define N_ANSWER (sizeof s_answer_rules / sizeof s_answer_rules[0])
 
 /* ---- intake ------------------------------------------------------------------------- */
@@ -336,6 +344,14 @@ static bus_apply_t s_item_registered(PGconn *conn, deadline_ctx_t *ctx,
         rc = s_open(conn, ctx, env, item,
                     strcmp(role, "co") == 0 ? DOMAIN_RULE_ANSWER_CO : DOMAIN_RULE_ANSWER_LEAD, 1,
                     closing, "", reason, size);
+    /* Art. 9(5): 对年末仍未审结的案件，在十二月底前作出解释 — a supervised
+     * case is explained to its deputies by the end of the year it was
+     * registered in (case-year-end: Dec 31, a rest day rolled back). */
+    else if (m->kind == LIAISON__V1__ITEM_KIND__ITEM_KIND_SUPERVISED_CASE)
+        rc = s_open(conn, ctx, env, item, DOMAIN_RULE_CASE_YEAR_END, 1,
+                    m->registered_date && m->registered_date->year ? s_date(m->registered_date, env)
+                                                                   : received,
+                    dept, reason, size);
 out:
     liaison__v1__item_registered__free_unpacked(m, NULL);
     return rc;
@@ -728,8 +744,17 @@ bus_apply_t deadline_apply_routing(PGconn *conn, const Liaison__V1__Envelope *en
     }
     if (s_is(env, T("ItemClosed"))) {
         UNPACK(Liaison__V1__ItemClosed, liaison__v1__item_closed);
-        rc = s_close(conn, ctx, env, m->item_id, NULL, 0, 0, false, s_date(m->closed_date, env),
-                     CLOSED, "item closed (办结)", reason, reason_size);
+        domain_date_t day = s_date(m->closed_date, env);
+        /* A supervised case closed (办结) is no longer pending at year end:
+         * that meets case-year-end (Art. 9(5)), unless the deputy withdrew
+         * it. Every other open deadline ends with the item. */
+        const char *yend[1] = {"case-year-end"};
+        if (m->reason != LIAISON__V1__CLOSE_REASON__CLOSE_REASON_WITHDRAWN)
+            rc = s_close(conn, ctx, env, m->item_id, yend, 1, 0, true, day, 0, NULL, reason,
+                         reason_size);
+        if (rc == BUS_APPLY_OK)
+            rc = s_close(conn, ctx, env, m->item_id, NULL, 0, 0, false, day, CLOSED,
+                         "item closed (办结)", reason, reason_size);
         const char *p[1] = {m->item_id};
         if (rc == BUS_APPLY_OK)
             rc = s_sql(conn, "closed", "UPDATE item SET state = 'closed' WHERE item_id = $1", 1, p,
@@ -767,6 +792,11 @@ bus_apply_t deadline_apply_routing(PGconn *conn, const Liaison__V1__Envelope *en
         if (rc == BUS_APPLY_OK)
             rc = s_open(conn, ctx, env, m->item_id, DOMAIN_RULE_REHANDLE, round, day, lead, reason,
                         reason_size);
+        /* A supervised case handled again is pending again: its year-end
+         * explanation (Art. 9(5)) starts over for the new round. */
+        if (rc == BUS_APPLY_OK && strcmp(kind, "supervised-case") == 0)
+            rc = s_open(conn, ctx, env, m->item_id, DOMAIN_RULE_CASE_YEAR_END, round, day, lead,
+                        reason, reason_size);
         liaison__v1__item_reopened__free_unpacked(m, NULL);
         return rc;
     }
