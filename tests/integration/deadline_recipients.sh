@@ -54,7 +54,8 @@ dl_pub intake StaffUpserted id=s-off1 name=赵联络员 mobile=13800000011 roles
 dl_pub intake StaffUpserted id=s-off2 name=钱联络员 email=qian@court.example roles=liaison-officer
 dl_pub intake DeputyUpserted id=dep-a officer=s-off1
 dl_pub intake DeputyUpserted id=dep-b officer=s-off1
-dl_pub intake DeputyUpserted id=dep-c officer=s-off2
+# an id with a quote and a backslash: ids are outside input, and travel in array literals
+dl_pub intake DeputyUpserted 'id=dep-"c\' officer=s-off2
 dl_pub intake DeputyUpserted id=dep-x
 # gz-nopres: a division with its leader, a liaison office, nobody with the president role.
 dl_pub intake DepartmentUpserted court=gz-nopres id=d-civil2 name=民一庭 lead=s-lead2
@@ -64,15 +65,15 @@ dl_pub intake StaffUpserted court=gz-nopres id=s-lead2 name=刘副院长 mobile=
 ok "staff roles are projected" \
   waitq "SELECT count(*) FROM staff WHERE 'president' = ANY (roles) AND court_id = 'gz-liwan'" 1
 ok "deputies' paired officers are projected" \
-  waitq "SELECT string_agg(deputy_id || '=' || liaison_officer_staff_id, ' ' ORDER BY deputy_id) FROM deputy" \
-        "dep-a=s-off1 dep-b=s-off1 dep-c=s-off2 dep-x="
+  waitq "SELECT string_agg(deputy_id || '=' || liaison_officer_staff_id, ' ' ORDER BY deputy_id COLLATE \"C\") FROM deputy" \
+        'dep-"c\=s-off2 dep-a=s-off1 dep-b=s-off1 dep-x='
 
 # Remarks not answered on the spot (Art. 16: three days), one per court.
 dl_pub intake ItemRegistered item=R1 kind=remark received=2025-11-20 dept=d-civil
 dl_pub intake ItemRegistered court=gz-nopres item=R2 kind=remark received=2025-11-20 dept=d-civil2
 # Supervised cases: K1 with three deputies (two share an officer), K2 whose
 # deputy has no paired officer, K3 answered and K4 closed before Dec 31.
-dl_pub intake ItemRegistered item=K1 kind=case received=2025-11-20 deputy_ids=dep-a,dep-b,dep-c
+dl_pub intake ItemRegistered item=K1 kind=case received=2025-11-20 'deputy_ids=dep-a,dep-b,dep-"c\'
 dl_pub intake ItemRegistered item=K2 kind=case received=2025-11-20 deputy_ids=dep-x
 dl_pub intake ItemRegistered item=K3 kind=case received=2025-11-20
 dl_pub intake ItemRegistered item=K4 kind=case received=2025-11-20 deputy_ids=dep-a
@@ -83,7 +84,7 @@ ok "its schedule: reminders 30 and 7 days before, due, urgings, escalation" \
   eq "SELECT array_to_string(schedule_kind, ' ') FROM deadline WHERE item_id = 'K1'" \
      "remind:30 remind:7 due urge:1 urge:2 escalate"
 ok "the item's deputies are projected" \
-  eq "SELECT string_agg(deputy_id, ' ' ORDER BY deputy_id) FROM item_deputy WHERE item_id = 'K1'" "dep-a dep-b dep-c"
+  eq "SELECT string_agg(deputy_id, ' ' ORDER BY deputy_id COLLATE \"C\") FROM item_deputy WHERE item_id = 'K1'" 'dep-"c\ dep-a dep-b'
 ok "remarks open answer-quick in both courts" \
   waitq "SELECT count(*) FROM deadline WHERE rule_id = 'answer-quick' AND due_date = '2025-11-24'" 2
 R1=$(did R1 answer-quick) R2=$(did R2 answer-quick)
