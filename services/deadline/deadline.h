@@ -78,7 +78,9 @@ typedef struct deadline_ctx {
     /* metrics (series are thread-safe to update) */
     metrics_series_t *m_lateness; /* histogram: seconds late at firing */
     metrics_family_t *m_fired;    /* counter {stage, by} */
-    metrics_series_t *m_pending;  /* gauges refreshed by the timer thread */
+    metrics_family_t
+        *m_unresolved;           /* counter {kind}: named recipients told via the liaison office */
+    metrics_series_t *m_pending; /* gauges refreshed by the timer thread */
     metrics_series_t *m_due_soon;
     metrics_series_t *m_overdue;
     metrics_series_t *m_redis_timers;

@@ -8,7 +8,9 @@
  * Which rule starts when:
  *   ItemRegistered   remark (Art. 16): answer-quick from the received date;
  *                    session bill/suggestion (Art. 14): answer-lead or
- *                    answer-co from the session's closing date.
+ *                    answer-co from the session's closing date;
+ *                    supervised case (Art. 9(5)): case-year-end, Dec 31
+ *                    of the registration year.
  *                    The register rule (Art. 13) is not a timer: the event
  *                    itself is the registration, and intake records
  *                    whether it was late.
@@ -18,8 +20,8 @@
  *                    the lead department; session items and remarks: their
  *                    answer deadline now names the lead department.
  *   ReplySent        to every deputy of the round (each separately, Art. 14),
- *                    or to the congress organ: meets the answer deadlines;
- *                    to the lead unit: meets answer-co.
+ *                    or to the congress organ: meets the answer deadlines
+ *                    and case-year-end; to the lead unit: meets answer-co.
  *   CoHandlerOpinionSubmitted  to the lead unit outside the court (Art. 14:
  *                    协办的建议可直接答复主办单位) meets answer-co; an
  *                    opinion to a lead department of this court is internal
@@ -28,10 +30,12 @@
  *                    经两次催办仍未报告办理结果的 …).
  *   ItemNotListed    cancels transfer. ItemForwarded, ItemWithdrawn,
  *                    ItemClosed: cancel every open deadline (finishing the
- *                    item stops the chain at any point, §4.3).
+ *                    item stops the chain at any point, §4.3); ItemClosed
+ *                    other than withdrawn meets case-year-end first.
  *   ItemAnsweredOnTheSpot  meets answer-quick, cancels the rest.
  *   ItemReopened     supersedes the open deadlines of earlier rounds and
- *                    opens rehandle for the new round; history is kept.
+ *                    opens rehandle for the new round (and case-year-end
+ *                    for a supervised case); history is kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +134,12 @@ static bus_apply_t s_close(PGconn *conn, deadline_ctx_t *ctx, const Liaison__V1_
     return BUS_APPLY_OK;
 }
 
+/* What a reply to the deputies (or to the congress organ) meets: the answer
+ * deadlines, and for a supervised case the year-end explanation (Art. 9(5):
+ * the reply is the explanation to the paired deputies). */
 static const char *const s_answer_rules[] = {"answer-lead",        "answer-co",    "answer-between",
-                                             "answer-between-max", "answer-quick", "rehandle"};
+                                             "answer-between-max", "answer-quick", "rehandle",
+                                             "case-year-end"};
 #define N_ANSWER (sizeof s_answer_rules / sizeof s_answer_rules[0])
 
 /* ---- intake ------------------------------------------------------------------------- */
@@ -178,6 +186,100 @@ static const char *s_item_kind(int kind)
     }
 }
 
+static const char *s_staff_role(int role)
+{
+    switch (role) {
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICE:
+        return "liaison-office";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICER:
+        return "liaison-officer";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_DEPARTMENT_HEAD:
+        return "department-head";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_HANDLER:
+        return "handler";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_COURT_LEADER:
+        return "court-leader";
+    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_PRESIDENT:
+        return "president";
+    default:
+        return NULL;
+    }
+}
+
+/* A PostgreSQL text[] literal of n strings, each quoted (ids come from the
+ * bus, which is outside input: a quote or a brace must not split them).
+ * NULL when out of memory; the caller frees. */
+static char *s_text_array(size_t n, const char *(*get)(void *, size_t), void *arg)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = get(arg, i);
+        cap += 3 + 2 * strlen(v ? v : "");
+    }
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    out[k++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        const char *v = get(arg, i);
+        if (i)
+            out[k++] = ',';
+        out[k++] = '"';
+        for (const char *c = v ? v : ""; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                out[k++] = '\\';
+            out[k++] = *c;
+        }
+        out[k++] = '"';
+    }
+    out[k++] = '}';
+    out[k] = '\0';
+    return out;
+}
+
+static const char *s_deputy_at(void *arg, size_t i)
+{
+    Liaison__V1__DeputyRef **refs = arg;
+    return refs[i] && refs[i]->deputy_id ? refs[i]->deputy_id : "";
+}
+
+static const char *s_role_at(void *arg, size_t i)
+{
+    const char *r = s_staff_role(((const int *)arg)[i]);
+    return r ? r : "";
+}
+
+/* The item's deputies (for notices to their paired liaison officers,
+ * Art. 9), replacing what was stored when `replace` (a correction). */
+static bus_apply_t s_item_deputies(PGconn *conn, const char *item, size_t n,
+                                   Liaison__V1__DeputyRef **refs, bool replace, char *reason,
+                                   size_t size)
+{
+    const char *lead = "";
+    for (size_t i = 0; i < n; i++)
+        if (refs[i] && refs[i]->lead && refs[i]->deputy_id) {
+            lead = refs[i]->deputy_id;
+            break;
+        }
+    char *ids = s_text_array(n, s_deputy_at, refs);
+    if (!ids)
+        return s_fail(reason, size, "item deputies", strdup("out of memory"));
+    const char *p[3] = {item, ids, lead};
+    bus_apply_t rc = BUS_APPLY_OK;
+    if (replace)
+        rc = s_sql(conn, "item deputies", "DELETE FROM item_deputy WHERE item_id = $1", 1, p,
+                   reason, size);
+    if (rc == BUS_APPLY_OK)
+        rc = s_sql(conn, "item deputies",
+                   "INSERT INTO item_deputy (item_id, deputy_id, lead) "
+                   "SELECT $1, d, d = $3 FROM unnest($2::text[]) AS d WHERE d <> '' "
+                   "ON CONFLICT (item_id, deputy_id) DO UPDATE SET lead = EXCLUDED.lead",
+                   3, p, reason, size);
+    free(ids);
+    return rc;
+}
+
 static bus_apply_t s_item_registered(PGconn *conn, deadline_ctx_t *ctx,
                                      const Liaison__V1__Envelope *env, char *reason, size_t size)
 {
@@ -222,6 +324,9 @@ static bus_apply_t s_item_registered(PGconn *conn, deadline_ctx_t *ctx,
                10, p, reason, size);
     if (rc != BUS_APPLY_OK)
         goto out;
+    rc = s_item_deputies(conn, item, m->n_deputies, m->deputies, false, reason, size);
+    if (rc != BUS_APPLY_OK)
+        goto out;
     /* Deadlines opened before this event (routing's stream ran ahead) get
      * the registration number now. */
     const char *p2[2] = {item, p[2]};
@@ -239,6 +344,14 @@ static bus_apply_t s_item_registered(PGconn *conn, deadline_ctx_t *ctx,
         rc = s_open(conn, ctx, env, item,
                     strcmp(role, "co") == 0 ? DOMAIN_RULE_ANSWER_CO : DOMAIN_RULE_ANSWER_LEAD, 1,
                     closing, "", reason, size);
+    /* Art. 9(5): 对年末仍未审结的案件，在十二月底前作出解释 — a supervised
+     * case is explained to its deputies by the end of the year it was
+     * registered in (case-year-end: Dec 31, a rest day rolled back). */
+    else if (m->kind == LIAISON__V1__ITEM_KIND__ITEM_KIND_SUPERVISED_CASE)
+        rc = s_open(conn, ctx, env, item, DOMAIN_RULE_CASE_YEAR_END, 1,
+                    m->registered_date && m->registered_date->year ? s_date(m->registered_date, env)
+                                                                   : received,
+                    dept, reason, size);
 out:
     liaison__v1__item_registered__free_unpacked(m, NULL);
     return rc;
@@ -335,22 +448,76 @@ bus_apply_t deadline_apply_intake(PGconn *conn, const Liaison__V1__Envelope *env
             return BUS_APPLY_POISON;
         }
         snprintf(rev, sizeof rev, "%lld", (long long)m->revision);
-        const char *p[8] = {m->staff_id,      env->court_id, rev,      m->name,
-                            m->department_id, m->mobile,     m->email, m->active ? "t" : "f"};
+        /* The roles by name: the president (院长) is found by role when a
+         * court's rules name him (notify-* = president). */
+        char *roles = s_text_array(m->n_roles, s_role_at, m->roles);
+        if (!roles) {
+            liaison__v1__staff_upserted__free_unpacked(m, NULL);
+            return s_fail(reason, reason_size, "staff", strdup("out of memory"));
+        }
+        const char *p[9] = {m->staff_id, env->court_id,         rev,
+                            m->name,     m->department_id,      m->mobile,
+                            m->email,    m->active ? "t" : "f", roles};
         bus_apply_t rc =
             s_sql(conn, "staff",
                   "INSERT INTO staff (staff_id, court_id, revision, name, department_id, mobile, "
-                  "  email, active) VALUES ($1, $2, $3::bigint, $4, $5, $6, $7, $8::bool) "
+                  "  email, active, roles) VALUES ($1, $2, $3::bigint, $4, $5, $6, $7, $8::bool, "
+                  "  array_remove($9::text[], '')) "
                   "ON CONFLICT (staff_id) DO UPDATE SET court_id = EXCLUDED.court_id, "
                   "  revision = EXCLUDED.revision, name = EXCLUDED.name, "
                   "  department_id = EXCLUDED.department_id, mobile = EXCLUDED.mobile, "
-                  "  email = EXCLUDED.email, active = EXCLUDED.active "
+                  "  email = EXCLUDED.email, active = EXCLUDED.active, roles = EXCLUDED.roles "
                   "WHERE staff.revision < EXCLUDED.revision",
-                  8, p, reason, reason_size);
+                  9, p, reason, reason_size);
+        free(roles);
         liaison__v1__staff_upserted__free_unpacked(m, NULL);
         return rc;
     }
-    /* Deputies, groups, corrections, …: nothing a deadline depends on. */
+    if (s_is(env, T("DeputyUpserted"))) {
+        Liaison__V1__DeputyUpserted *m =
+            liaison__v1__deputy_upserted__unpack(NULL, env->payload.len, env->payload.data);
+        if (!m || !*m->deputy_id) {
+            if (m)
+                liaison__v1__deputy_upserted__free_unpacked(m, NULL);
+            snprintf(reason, reason_size, "DeputyUpserted: payload does not decode");
+            return BUS_APPLY_POISON;
+        }
+        /* Art. 9: the deputy's paired liaison officer (挂点联络员), told by
+         * the rules that name liaison-officer (case-year-end, activity-notice). */
+        snprintf(rev, sizeof rev, "%lld", (long long)m->revision);
+        const char *p[4] = {m->deputy_id, env->court_id, rev, m->liaison_officer_staff_id};
+        bus_apply_t rc =
+            s_sql(conn, "deputy",
+                  "INSERT INTO deputy (deputy_id, court_id, revision, liaison_officer_staff_id) "
+                  "VALUES ($1, $2, $3::bigint, $4) ON CONFLICT (deputy_id) DO UPDATE SET "
+                  "  court_id = EXCLUDED.court_id, revision = EXCLUDED.revision, "
+                  "  liaison_officer_staff_id = EXCLUDED.liaison_officer_staff_id "
+                  "WHERE deputy.revision < EXCLUDED.revision",
+                  4, p, reason, reason_size);
+        liaison__v1__deputy_upserted__free_unpacked(m, NULL);
+        return rc;
+    }
+    if (s_is(env, T("ItemRegistrationCorrected"))) {
+        Liaison__V1__ItemRegistrationCorrected *m =
+            liaison__v1__item_registration_corrected__unpack(NULL, env->payload.len,
+                                                             env->payload.data);
+        const char *item = m && *m->item_id ? m->item_id : env->item_id;
+        if (!m || !*item) {
+            if (m)
+                liaison__v1__item_registration_corrected__free_unpacked(m, NULL);
+            snprintf(reason, reason_size, "ItemRegistrationCorrected: payload does not decode");
+            return BUS_APPLY_POISON;
+        }
+        bool deputies = false;
+        for (size_t i = 0; i < m->n_changed_fields; i++)
+            deputies |= strcmp(m->changed_fields[i], "deputies") == 0;
+        bus_apply_t rc = BUS_APPLY_OK;
+        if (deputies)
+            rc = s_item_deputies(conn, item, m->n_deputies, m->deputies, true, reason, reason_size);
+        liaison__v1__item_registration_corrected__free_unpacked(m, NULL);
+        return rc;
+    }
+    /* Groups, term ends, …: nothing a deadline depends on. */
     return BUS_APPLY_OK;
 }
 
@@ -577,8 +744,17 @@ bus_apply_t deadline_apply_routing(PGconn *conn, const Liaison__V1__Envelope *en
     }
     if (s_is(env, T("ItemClosed"))) {
         UNPACK(Liaison__V1__ItemClosed, liaison__v1__item_closed);
-        rc = s_close(conn, ctx, env, m->item_id, NULL, 0, 0, false, s_date(m->closed_date, env),
-                     CLOSED, "item closed (办结)", reason, reason_size);
+        domain_date_t day = s_date(m->closed_date, env);
+        /* A supervised case closed (办结) is no longer pending at year end:
+         * that meets case-year-end (Art. 9(5)), unless the deputy withdrew
+         * it. Every other open deadline ends with the item. */
+        const char *yend[1] = {"case-year-end"};
+        if (m->reason != LIAISON__V1__CLOSE_REASON__CLOSE_REASON_WITHDRAWN)
+            rc = s_close(conn, ctx, env, m->item_id, yend, 1, 0, true, day, 0, NULL, reason,
+                         reason_size);
+        if (rc == BUS_APPLY_OK)
+            rc = s_close(conn, ctx, env, m->item_id, NULL, 0, 0, false, day, CLOSED,
+                         "item closed (办结)", reason, reason_size);
         const char *p[1] = {m->item_id};
         if (rc == BUS_APPLY_OK)
             rc = s_sql(conn, "closed", "UPDATE item SET state = 'closed' WHERE item_id = $1", 1, p,
@@ -616,6 +792,11 @@ bus_apply_t deadline_apply_routing(PGconn *conn, const Liaison__V1__Envelope *en
         if (rc == BUS_APPLY_OK)
             rc = s_open(conn, ctx, env, m->item_id, DOMAIN_RULE_REHANDLE, round, day, lead, reason,
                         reason_size);
+        /* A supervised case handled again is pending again: its year-end
+         * explanation (Art. 9(5)) starts over for the new round. */
+        if (rc == BUS_APPLY_OK && strcmp(kind, "supervised-case") == 0)
+            rc = s_open(conn, ctx, env, m->item_id, DOMAIN_RULE_CASE_YEAR_END, round, day, lead,
+                        reason, reason_size);
         liaison__v1__item_reopened__free_unpacked(m, NULL);
         return rc;
     }

@@ -93,8 +93,8 @@ static void sb_release(sbuf_t *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Array literals for unnest(): elements are ids, names, numbers and hex,
- * which hold no quote or backslash; each is quoted anyway. */
+/* Array literals for unnest(): elements are quoted, and a quote or a
+ * backslash inside one escaped. */
 static void arr_open(sbuf_t *b)
 {
     sb_reset(b);
@@ -106,6 +106,15 @@ static void arr_str(sbuf_t *b, const char *s)
     if (b->len > 1)
         sb_add(b, ",");
     sb_add(b, "\"");
+    /* Ids from the directory and the items are outside input: a quote or a
+     * backslash in one must not end its element. */
+    const char *q;
+    while ((q = strpbrk(s, "\"\\")) != NULL) {
+        sb_addn(b, s, (size_t)(q - s));
+        sb_add(b, "\\");
+        sb_addn(b, q, 1);
+        s = q + 1;
+    }
     sb_add(b, s);
     sb_add(b, "\"");
 }
@@ -900,6 +909,58 @@ static const char s_fire_sweep_sql[] =
     FIRE_SELECT "WHERE d.next_fire_at <= $1::bigint "
                 "ORDER BY d.next_fire_at LIMIT $2::int FOR UPDATE OF d SKIP LOCKED";
 
+/* The recipients only some rules name, resolved for a whole batch in one
+ * query and only for the stages that name them (most stages tell the
+ * department's people, which FIRE_SELECT joins already):
+ *   'p', court: the court president (院长), the active staff member with the
+ *               president role (the first by id should a court record two);
+ *   'o', item:  each distinct paired liaison officer (挂点联络员, Art. 9) of
+ *               the item's deputies, unless the officer left (inactive).
+ * Sorted in byte order of (tag, key) for s_resolved's binary search. */
+static const char s_recipients_sql[] =
+    "SELECT * FROM ("
+    "  SELECT 'p' AS tag, c.k, p.staff_id AS id, p.name, p.mobile, p.email "
+    "  FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS u(k)) c "
+    "  CROSS JOIN LATERAL (SELECT s.staff_id, s.name, s.mobile, s.email FROM staff s "
+    "    WHERE s.court_id = c.k AND s.active AND 'president' = ANY (s.roles) "
+    "    ORDER BY s.staff_id LIMIT 1) p "
+    "  UNION ALL "
+    "  SELECT DISTINCT 'o', x.item_id, d.liaison_officer_staff_id, coalesce(s.name, ''), "
+    "    coalesce(s.mobile, ''), coalesce(s.email, '') "
+    "  FROM unnest($2::text[]) AS i(k) "
+    "  JOIN item_deputy x ON x.item_id = i.k "
+    "  JOIN deputy d ON d.deputy_id = x.deputy_id AND d.liaison_officer_staff_id <> '' "
+    "  LEFT JOIN staff s ON s.staff_id = d.liaison_officer_staff_id "
+    "  WHERE coalesce(s.active, true)"
+    ") r ORDER BY tag, k COLLATE \"C\", id COLLATE \"C\"";
+
+enum { R_TAG, R_KEY, R_ID, R_NAME, R_MOBILE, R_EMAIL };
+
+static int s_res_cmp(const PGresult *res, int row, char tag, const char *key)
+{
+    char t = PQgetvalue(res, row, R_TAG)[0];
+    if (t != tag)
+        return (unsigned char)t < (unsigned char)tag ? -1 : 1;
+    return strcmp(PQgetvalue(res, row, R_KEY), key);
+}
+
+/* The rows [*lo, *hi) of the resolved recipients for (tag, key). */
+static void s_resolved(const PGresult *res, char tag, const char *key, int *lo, int *hi)
+{
+    int a = 0, b = res ? PQntuples(res) : 0;
+    while (a < b) {
+        int m = a + (b - a) / 2;
+        if (s_res_cmp(res, m, tag, key) < 0)
+            a = m + 1;
+        else
+            b = m;
+    }
+    *lo = *hi = a;
+    int n = res ? PQntuples(res) : 0;
+    while (*hi < n && s_res_cmp(res, *hi, tag, key) == 0)
+        (*hi)++;
+}
+
 static const char *s_stage_of(const char *kind)
 {
     if (strncmp(kind, "remind:", 7) == 0)
@@ -919,17 +980,37 @@ static int s_cmp_id(const void *a, const void *b)
 }
 
 /* One NoticeRequested to one recipient of a stage. */
+#define NOTICE_MAX_SENT 32
 typedef struct {
     deadline_outbox_t *ob;
     const char *court, *item, *source_event, *correlation, *template_id, *dedup_base;
     Liaison__V1__TemplateParam **params;
     size_t nparams;
     int64_t now_us;
+    /* whom this stage told already: a person named twice (the president who
+     * is also the supervising leader, an officer who heads the department)
+     * gets one notice */
+    struct {
+        int kind;
+        const char *id;
+    } sent[NOTICE_MAX_SENT];
+    size_t nsent;
+    const char *on_behalf; /* a fallback: the recipient named (dedup suffix) */
 } notice_ctx_t;
 
 static int s_notice(notice_ctx_t *n, int kind, const char *id, const char *name, const char *mobile,
                     const char *email)
 {
+    if (!n->on_behalf) {
+        for (size_t i = 0; i < n->nsent; i++)
+            if (n->sent[i].kind == kind && strcmp(n->sent[i].id, id) == 0)
+                return 0;
+        if (n->nsent < NOTICE_MAX_SENT) {
+            n->sent[n->nsent].kind = kind;
+            n->sent[n->nsent].id = id;
+            n->nsent++;
+        }
+    }
     Liaison__V1__Recipient rc = LIAISON__V1__RECIPIENT__INIT;
     rc.kind = kind;
     rc.id = (char *)id;
@@ -948,7 +1029,11 @@ static int s_notice(notice_ctx_t *n, int kind, const char *id, const char *name,
     rc.address = (char *)address;
     char notice_id[37], dedup[256], event_id[37];
     bus_uuid7(notice_id);
-    snprintf(dedup, sizeof dedup, "%s:%d:%s:%d", n->dedup_base, kind, id, channel);
+    if (n->on_behalf)
+        snprintf(dedup, sizeof dedup, "%s:%d:%s:%d:for:%s", n->dedup_base, kind, id, channel,
+                 n->on_behalf);
+    else
+        snprintf(dedup, sizeof dedup, "%s:%d:%s:%d", n->dedup_base, kind, id, channel);
     Liaison__V1__NoticeRequested ev = LIAISON__V1__NOTICE_REQUESTED__INIT;
     ev.notice_id = notice_id;
     ev.source_event_id = (char *)n->source_event;
@@ -975,12 +1060,13 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
     snprintf(before_s, sizeof before_s, "%lld", (long long)(now_us - sweep_grace_us));
     snprintf(limit_s, sizeof limit_s, "%zu", limit);
     sbuf_t a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0};
-    PGresult *sel = NULL, *upd = NULL;
+    PGresult *sel = NULL, *upd = NULL, *rcpt = NULL;
     deadline_outbox_t *ob = NULL;
     const char **fired_ids = NULL;
+    unsigned *whos = NULL;
     int rc = -1;
 
-    int64_t t0 = clock_mono_us(), t_sel = 0, t_upd = 0, t_build = 0, t_hist = 0;
+    int64_t t0 = clock_mono_us(), t_sel = 0, t_upd = 0, t_rcpt = 0, t_build = 0, t_hist = 0;
     if (ids) {
         arr_open(&a1);
         for (size_t i = 0; i < n; i++)
@@ -1089,6 +1175,51 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
         fired_ids[i] = PQgetvalue(upd, i, 0);
     qsort(fired_ids, (size_t)nup, sizeof *fired_ids, s_cmp_id);
 
+    /* Whom each fired stage tells: its court's rules as they are now (the
+     * court's notify-* overrides). The president and the deputies' liaison
+     * officers, which only some rules name, are resolved for the batch at
+     * once (s_recipients_sql), and only when some stage names them. */
+    whos = calloc((size_t)rows + 1, sizeof *whos);
+    if (!whos)
+        goto oom;
+    arr_open(&a1); /* courts whose president a stage names */
+    arr_open(&a2); /* items whose deputies' officers a stage names */
+    pthread_rwlock_rdlock(&ctx->lock);
+    for (int i = 0; i < rows; i++) {
+        const char *id = PQgetvalue(sel, i, F_ID);
+        if (!bsearch(&id, fired_ids, (size_t)nup, sizeof *fired_ids, s_cmp_id))
+            continue;
+        const char *court = PQgetvalue(sel, i, F_COURT);
+        domain_rule_id_t rule_id;
+        deadline_court_view_t view;
+        char why[160];
+        if (domain_rule_parse(PQgetvalue(sel, i, F_RULE), &rule_id) == 0 &&
+            deadline_court_acquire(ctx, ctx->calendar, court, &view, why, sizeof why) == 0) {
+            whos[i] = domain_rule_stage_notify(domain_rules_get(view.rules, rule_id),
+                                               PQgetvalue(sel, i, F_KIND));
+            deadline_court_release(&view);
+        } else {
+            whos[i] = domain_rule_stage_notify(NULL, PQgetvalue(sel, i, F_KIND));
+        }
+        if (whos[i] & DOMAIN_NOTIFY_PRESIDENT)
+            arr_str(&a1, court);
+        if (whos[i] & DOMAIN_NOTIFY_LIAISON_OFFICER)
+            arr_str(&a2, PQgetvalue(sel, i, F_ITEM));
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    bool want = a1.len > 1 || a2.len > 1;
+    arr_close(&a1);
+    arr_close(&a2);
+    if (a1.failed || a2.failed)
+        goto oom;
+    if (want) {
+        const char *p[2] = {a1.data, a2.data};
+        rcpt = pg_exec_blocking(conn, s_recipients_sql, 2, p, error);
+        if (!rcpt)
+            goto out;
+    }
+    t_rcpt = clock_mono_us();
+
     ob = deadline_outbox_new();
     if (!ob)
         goto oom;
@@ -1097,7 +1228,6 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
     arr_open(&a3); /* kind */
     arr_open(&a4); /* event id */
     arr_open(&a5); /* scheduled */
-    pthread_rwlock_rdlock(&ctx->lock);
     for (int i = 0; i < rows; i++) {
         const char *id = PQgetvalue(sel, i, F_ID);
         if (!bsearch(&id, fired_ids, (size_t)nup, sizeof *fired_ids, s_cmp_id))
@@ -1119,23 +1249,7 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
         bool stops = PQgetisnull(sel, i, F_NEXT_AT) ||
                      (PQgetvalue(sel, i, F_REPORTED)[0] == 't' &&
                       strcmp(PQgetvalue(sel, i, F_NEXT_KIND), "escalate") == 0);
-        unsigned who = 0;
-        /* whom each stage tells: the court's rules (its overrides) */
-        unsigned notify_reminder = DOMAIN_NOTIFY_DEPARTMENT, notify_urge = DOMAIN_NOTIFY_DEPARTMENT,
-                 notify_escalate = 0;
-        domain_rule_id_t rule_id;
-        deadline_court_view_t view;
-        char why[160];
-        if (domain_rule_parse(PQgetvalue(sel, i, F_RULE), &rule_id) == 0 &&
-            deadline_court_acquire(ctx, ctx->calendar, court, &view, why, sizeof why) == 0) {
-            const domain_rule_t *rule = domain_rules_get(view.rules, rule_id);
-            if (rule) {
-                notify_reminder = rule->notify_reminder;
-                notify_urge = rule->notify_urge;
-                notify_escalate = rule->notify_escalate;
-            }
-            deadline_court_release(&view);
-        }
+        const unsigned who = whos[i];
         const char *template_id = "deadline.due";
         if (strncmp(kind, "remind:", 7) == 0) {
             Liaison__V1__DeadlineReminded ev = LIAISON__V1__DEADLINE_REMINDED__INIT;
@@ -1145,7 +1259,6 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
             ev.days_before = atoi(kind + 7);
             ev.due_date = &ld;
             e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
-            who = notify_reminder;
             template_id = "deadline.remind";
         } else if (strcmp(kind, "due") == 0) {
             Liaison__V1__DeadlineDue ev = LIAISON__V1__DEADLINE_DUE__INIT;
@@ -1155,8 +1268,6 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
             ev.due_date = &ld;
             ev.due_at_us = atoll(PQgetvalue(sel, i, F_DUE_US));
             e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
-            /* Art. 20: the liaison office tracks progress and urges. */
-            who = DOMAIN_NOTIFY_LIAISON_OFFICE;
             template_id = "deadline.due";
         } else if (strncmp(kind, "urge:", 5) == 0) {
             Liaison__V1__DeadlineUrged ev = LIAISON__V1__DEADLINE_URGED__INIT;
@@ -1172,7 +1283,6 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
             ev.next_urge_at_us = next_is_urge ? atoll(PQgetvalue(sel, i, F_NEXT_AT)) : 0;
             ev.by = &actor;
             e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
-            who = notify_urge;
             template_id = "deadline.urge";
         } else {
             Liaison__V1__DeadlineEscalated ev = LIAISON__V1__DEADLINE_ESCALATED__INIT;
@@ -1184,8 +1294,6 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
             ev.supervising_leader_id = PQgetvalue(sel, i, F_LEAD_ID);
             ev.supervising_leader_name = PQgetvalue(sel, i, F_LEAD_NAME);
             e = s_emit(ob, &ev.base, court, item, "", NULL, now_us, event_id);
-            /* Art. 20: 向该承办部门的分管领导通报. */
-            who = notify_escalate | DOMAIN_NOTIFY_SUPERVISING_LEADER;
             template_id = "deadline.escalate";
         }
         if (e != 0)
@@ -1196,40 +1304,99 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
         snprintf(urge_s, sizeof urge_s, "%d", urge_n);
         s_date_str(due_date, due_s);
         snprintf(dedup_base, sizeof dedup_base, "deadline:%s:%s", id, kind);
-        Liaison__V1__TemplateParam tp[6];
-        Liaison__V1__TemplateParam *ptp[6];
-        const char *keys[6] = {"registration_number", "rule",       "due_date", "stage",
-                               "department",          "urge_number"};
-        const char *vals[6] = {PQgetvalue(sel, i, F_REGNUM),
+        Liaison__V1__TemplateParam tp[8];
+        Liaison__V1__TemplateParam *ptp[8];
+        const char *keys[8] = {"registration_number", "rule",        "due_date",     "stage",
+                               "department",          "urge_number", "on_behalf_of", "unresolved"};
+        const char *vals[8] = {PQgetvalue(sel, i, F_REGNUM),
                                PQgetvalue(sel, i, F_RULE),
                                due_s,
                                kind,
                                PQgetvalue(sel, i, F_DEPT_NAME),
-                               urge_s};
-        for (int k = 0; k < 6; k++) {
+                               urge_s,
+                               "",
+                               ""};
+        for (int k = 0; k < 8; k++) {
             liaison__v1__template_param__init(&tp[k]);
             tp[k].key = (char *)keys[k];
             tp[k].value = (char *)vals[k];
             ptp[k] = &tp[k];
         }
-        notice_ctx_t nc = {ob,          court,      item, event_id, NULL,
-                           template_id, dedup_base, ptp,  6,        now_us};
+        notice_ctx_t nc = {.ob = ob,
+                           .court = court,
+                           .item = item,
+                           .source_event = event_id,
+                           .template_id = template_id,
+                           .dedup_base = dedup_base,
+                           .params = ptp,
+                           .nparams = 6,
+                           .now_us = now_us};
+        const char *lo_id = PQgetvalue(sel, i, F_LO_ID);
+        const char *lo_name =
+            *PQgetvalue(sel, i, F_LO_NAME) ? PQgetvalue(sel, i, F_LO_NAME) : "联络办";
+        const char *head = PQgetvalue(sel, i, F_HEAD_ID), *lead = PQgetvalue(sel, i, F_LEAD_ID);
+        /* the liaison office is always reachable (the court's OA) */
+        unsigned resolved = DOMAIN_NOTIFY_LIAISON_OFFICE;
         if (who & DOMAIN_NOTIFY_LIAISON_OFFICE)
-            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_LIAISON_OFFICE,
-                          PQgetvalue(sel, i, F_LO_ID),
-                          *PQgetvalue(sel, i, F_LO_NAME) ? PQgetvalue(sel, i, F_LO_NAME) : "联络办",
-                          "", "");
-        if ((who & DOMAIN_NOTIFY_DEPARTMENT) && *dept)
+            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_LIAISON_OFFICE, lo_id,
+                          lo_name, "", "");
+        if ((who & DOMAIN_NOTIFY_DEPARTMENT) && *dept) {
+            resolved |= DOMAIN_NOTIFY_DEPARTMENT;
             e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_DEPARTMENT, dept,
                           PQgetvalue(sel, i, F_DEPT_NAME), "", "");
-        if ((who & DOMAIN_NOTIFY_DEPARTMENT_HEAD) && *PQgetvalue(sel, i, F_HEAD_ID))
-            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_STAFF,
-                          PQgetvalue(sel, i, F_HEAD_ID), PQgetvalue(sel, i, F_HEAD_NAME),
-                          PQgetvalue(sel, i, F_HEAD_MOBILE), PQgetvalue(sel, i, F_HEAD_EMAIL));
-        if (who & DOMAIN_NOTIFY_SUPERVISING_LEADER)
-            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_COURT_LEADER,
-                          PQgetvalue(sel, i, F_LEAD_ID), PQgetvalue(sel, i, F_LEAD_NAME),
-                          PQgetvalue(sel, i, F_LEAD_MOBILE), PQgetvalue(sel, i, F_LEAD_EMAIL));
+        }
+        if ((who & DOMAIN_NOTIFY_DEPARTMENT_HEAD) && *head) {
+            resolved |= DOMAIN_NOTIFY_DEPARTMENT_HEAD;
+            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_STAFF, head,
+                          PQgetvalue(sel, i, F_HEAD_NAME), PQgetvalue(sel, i, F_HEAD_MOBILE),
+                          PQgetvalue(sel, i, F_HEAD_EMAIL));
+        }
+        if ((who & DOMAIN_NOTIFY_SUPERVISING_LEADER) && *lead) {
+            resolved |= DOMAIN_NOTIFY_SUPERVISING_LEADER;
+            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_COURT_LEADER, lead,
+                          PQgetvalue(sel, i, F_LEAD_NAME), PQgetvalue(sel, i, F_LEAD_MOBILE),
+                          PQgetvalue(sel, i, F_LEAD_EMAIL));
+        }
+        /* 院长: a court leader, as the supervising leader is. */
+        int r0, r1;
+        if (who & DOMAIN_NOTIFY_PRESIDENT) {
+            s_resolved(rcpt, 'p', court, &r0, &r1);
+            for (int r = r0; r < r1; r++) {
+                resolved |= DOMAIN_NOTIFY_PRESIDENT;
+                e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_COURT_LEADER,
+                              PQgetvalue(rcpt, r, R_ID), PQgetvalue(rcpt, r, R_NAME),
+                              PQgetvalue(rcpt, r, R_MOBILE), PQgetvalue(rcpt, r, R_EMAIL));
+            }
+        }
+        /* 挂点联络员: one notice per distinct officer of the item's deputies. */
+        if (who & DOMAIN_NOTIFY_LIAISON_OFFICER) {
+            s_resolved(rcpt, 'o', item, &r0, &r1);
+            for (int r = r0; r < r1; r++) {
+                resolved |= DOMAIN_NOTIFY_LIAISON_OFFICER;
+                e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_STAFF,
+                              PQgetvalue(rcpt, r, R_ID), PQgetvalue(rcpt, r, R_NAME),
+                              PQgetvalue(rcpt, r, R_MOBILE), PQgetvalue(rcpt, r, R_EMAIL));
+            }
+        }
+        /* A recipient the rule names but the directory does not (no
+         * president on record, no paired officer, no department yet) is not
+         * dropped: the liaison office is told on its behalf, with the reason,
+         * and the metric counts it. */
+        unsigned unresolved = domain_notify_unresolved(who, resolved);
+        for (unsigned b = 1; unresolved && b <= DOMAIN_NOTIFY_LIAISON_OFFICER; b <<= 1) {
+            if (!(unresolved & b))
+                continue;
+            const char *named = domain_notify_name((domain_notify_t)b);
+            metrics_inc(metrics_series(ctx->m_unresolved, named));
+            tp[6].value = (char *)named;
+            tp[7].value = (char *)domain_notify_unresolved_reason((domain_notify_t)b);
+            nc.nparams = 8;
+            nc.on_behalf = named;
+            e |= s_notice(&nc, LIAISON__V1__RECIPIENT_KIND__RECIPIENT_KIND_LIAISON_OFFICE, lo_id,
+                          lo_name, "", "");
+            nc.nparams = 6;
+            nc.on_behalf = NULL;
+        }
         if (e != 0)
             break;
 
@@ -1247,7 +1414,6 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
             t->at_us = atoll(PQgetvalue(sel, i, F_NEXT_AT));
         }
     }
-    pthread_rwlock_unlock(&ctx->lock);
     arr_close(&a1);
     arr_close(&a2);
     arr_close(&a3);
@@ -1275,10 +1441,10 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
         goto out;
     log_debug("deadline: fired",
               "by=%s rows=%d fired=%zu events=%zu select_ms=%.1f update_ms=%.1f "
-              "build_ms=%.1f history_ms=%.1f outbox_ms=%.1f",
+              "recipients_ms=%.1f build_ms=%.1f history_ms=%.1f outbox_ms=%.1f",
               by, rows, *fired, events, (double)(t_sel - t0) / 1e3, (double)(t_upd - t_sel) / 1e3,
-              (double)(t_build - t_upd) / 1e3, (double)(t_hist - t_build) / 1e3,
-              (double)(clock_mono_us() - t_hist) / 1e3);
+              (double)(t_rcpt - t_upd) / 1e3, (double)(t_build - t_rcpt) / 1e3,
+              (double)(t_hist - t_build) / 1e3, (double)(clock_mono_us() - t_hist) / 1e3);
     rc = 0;
     goto out;
 oom:
@@ -1292,8 +1458,10 @@ out:
         *fired = 0;
     }
     free(fired_ids);
+    free(whos);
     PQclear(sel);
     PQclear(upd);
+    PQclear(rcpt);
     deadline_outbox_destroy(&ob);
     sb_release(&a1);
     sb_release(&a2);

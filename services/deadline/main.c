@@ -49,6 +49,11 @@ static int s_metrics(deadline_ctx_t *ctx, metrics_t *m)
     ctx->m_fired =
         metrics_add_counter(m, "liaison_deadline_stages_fired_total",
                             "Stages fired, by stage and by what fired them.", "stage,by");
+    ctx->m_unresolved = metrics_add_counter(
+        m, "liaison_deadline_recipient_unresolved_total",
+        "Recipients a rule named but the directory did not resolve (no president on record, no "
+        "paired liaison officer, ...); the liaison office was told on their behalf.",
+        "kind");
     ctx->m_pending = metrics_series(metrics_add_gauge(
         m, "liaison_deadline_pending", "Open deadlines not yet due (pending or reminded).", NULL));
     ctx->m_due_soon = metrics_series(

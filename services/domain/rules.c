@@ -136,6 +136,46 @@ int domain_notify_parse(const char *list, unsigned *out)
     return 0;
 }
 
+unsigned domain_rule_stage_notify(const domain_rule_t *rule, const char *stage)
+{
+    if (!stage)
+        return 0;
+    if (strncmp(stage, "remind:", 7) == 0)
+        return rule ? rule->notify_reminder : DOMAIN_NOTIFY_DEPARTMENT;
+    if (strcmp(stage, "due") == 0)
+        return DOMAIN_NOTIFY_LIAISON_OFFICE; /* Art. 20: the liaison office tracks and urges */
+    if (strncmp(stage, "urge:", 5) == 0)
+        return rule ? rule->notify_urge : DOMAIN_NOTIFY_DEPARTMENT;
+    if (strcmp(stage, "escalate") == 0) /* Art. 20: 向该承办部门的分管领导通报 */
+        return (rule ? rule->notify_escalate : 0) | DOMAIN_NOTIFY_SUPERVISING_LEADER;
+    return 0;
+}
+
+unsigned domain_notify_unresolved(unsigned named, unsigned resolved)
+{
+    unsigned all = (1u << S_COUNT(s_notify_names)) - 1;
+    return named & ~resolved & all & ~(unsigned)DOMAIN_NOTIFY_LIAISON_OFFICE;
+}
+
+const char *domain_notify_unresolved_reason(domain_notify_t one)
+{
+    switch (one) {
+    case DOMAIN_NOTIFY_LIAISON_OFFICE:
+        return "the court has no liaison office (联络办) on record";
+    case DOMAIN_NOTIFY_DEPARTMENT:
+        return "no handling department (承办部门) yet: the item is not transferred";
+    case DOMAIN_NOTIFY_DEPARTMENT_HEAD:
+        return "the handling department has no head (部门负责人) on record";
+    case DOMAIN_NOTIFY_SUPERVISING_LEADER:
+        return "the handling department has no supervising court leader (分管院领导) on record";
+    case DOMAIN_NOTIFY_PRESIDENT:
+        return "no active staff member has the president role (院长)";
+    case DOMAIN_NOTIFY_LIAISON_OFFICER:
+        return "no paired liaison officer (挂点联络员) on record for the item's deputies";
+    }
+    return "?";
+}
+
 /* ---- defaults ------------------------------------------------------------- */
 
 static void s_set(domain_rule_t *r, domain_rule_id_t id, domain_trigger_t trigger,

@@ -95,6 +95,24 @@ const char *domain_notify_name(domain_notify_t one);
 /* Parses "department,department-head" into bits; -1 on an unknown name. */
 int domain_notify_parse(const char *list, unsigned *out);
 
+/* Whom one stage of a deadline tells (domain_notify_t bits), by the stage's
+ * schedule kind: "remind:N" the rule's notify_reminder; "due" the liaison
+ * office (Art. 20: it tracks progress and urges); "urge:N" notify_urge;
+ * "escalate" notify_escalate and always the supervising leader (Art. 20:
+ * 向该承办部门的分管领导通报). rule NULL (a rule no longer known): the
+ * department for reminders and urgings. 0 for an unknown stage. */
+unsigned domain_rule_stage_notify(const domain_rule_t *rule, const char *stage);
+
+/* Of the recipients a stage names (`named`), those the directory could not
+ * resolve to anyone (`resolved`: the ones it could) and that go to the
+ * liaison office instead, so that no named recipient is dropped silently.
+ * The liaison office itself is never among them: it is reached through the
+ * court's OA even without a record. */
+unsigned domain_notify_unresolved(unsigned named, unsigned resolved);
+/* Why one recipient could not be resolved, for the liaison office's notice
+ * ("no staff member has the president role (院长)"); "?" for several bits. */
+const char *domain_notify_unresolved_reason(domain_notify_t one);
+
 /* The regulation's defaults. */
 void domain_rules_defaults(domain_rules_t *self);
 const domain_rule_t *domain_rules_get(const domain_rules_t *self, domain_rule_id_t id);

@@ -120,13 +120,21 @@ static int s_one(PGconn *conn, const char *stream, const char *type, const char 
                  : strcmp(kind, "session") == 0
                      ? LIAISON__V1__ITEM_KIND__ITEM_KIND_SESSION_SUGGESTION
                  : strcmp(kind, "letter") == 0 ? LIAISON__V1__ITEM_KIND__ITEM_KIND_DEPUTY_LETTER
+                 : strcmp(kind, "case") == 0   ? LIAISON__V1__ITEM_KIND__ITEM_KIND_SUPERVISED_CASE
                                                : LIAISON__V1__ITEM_KIND__ITEM_KIND_BETWEEN_SESSIONS;
-        int n = atoi(kv("deputies", "1"));
+        /* deputy_ids=a,b names the deputies; else deputies=N gives dep-1..dep-N */
+        char *named = strdup(kv("deputy_ids", ""));
+        char *save = NULL, *tok = strtok_r(named, ",", &save);
+        int n = *named ? 0 : atoi(kv("deputies", "1"));
         Liaison__V1__DeputyRef refs[16], *prefs[16];
-        char ids[16][32];
+        char ids[16][64];
+        for (; tok && n < 16; tok = strtok_r(NULL, ",", &save))
+            snprintf(ids[n++], sizeof ids[0], "%s", tok);
+        free(named);
         for (int i = 0; i < n && i < 16; i++) {
             liaison__v1__deputy_ref__init(&refs[i]);
-            snprintf(ids[i], sizeof ids[i], "dep-%d", i + 1);
+            if (!*kv("deputy_ids", ""))
+                snprintf(ids[i], sizeof ids[i], "dep-%d", i + 1);
             refs[i].deputy_id = ids[i];
             refs[i].lead = i == 0;
             prefs[i] = &refs[i];
@@ -254,7 +262,30 @@ static int s_one(PGconn *conn, const char *stream, const char *type, const char 
         m.name = (char *)kv("name", "");
         m.mobile = (char *)kv("mobile", "");
         m.email = (char *)kv("email", "");
-        m.active = true;
+        m.active = strcmp(kv("active", "1"), "0") != 0;
+        /* roles=president,liaison-officer */
+        static const char *const names[] = {
+            "",        "liaison-office", "liaison-officer", "department-head",
+            "handler", "court-leader",   "president"};
+        Liaison__V1__StaffRole roles[8];
+        char *list = strdup(kv("roles", ""));
+        char *save = NULL;
+        for (char *r = strtok_r(list, ",", &save); r && m.n_roles < 8;
+             r = strtok_r(NULL, ",", &save))
+            for (size_t k = 1; k < sizeof names / sizeof names[0]; k++)
+                if (strcmp(r, names[k]) == 0)
+                    roles[m.n_roles++] = (Liaison__V1__StaffRole)k;
+        m.roles = roles;
+        int rc = s_publish(conn, stream, &m.base, court, "");
+        free(list);
+        return rc;
+    }
+    if (strcmp(type, "DeputyUpserted") == 0) {
+        Liaison__V1__DeputyUpserted m = LIAISON__V1__DEPUTY_UPSERTED__INIT;
+        m.deputy_id = (char *)kv("id", "");
+        m.revision = atoll(kv("rev", "1"));
+        m.name = (char *)kv("name", "");
+        m.liaison_officer_staff_id = (char *)kv("officer", "");
         return s_publish(conn, stream, &m.base, court, "");
     }
     if (strcmp(type, "TokenIssued") == 0) {
@@ -361,6 +392,11 @@ static int s_dump(PGconn *conn)
             if (m && m->recipient)
                 printf(" template=%s recipient_kind=%d recipient=%s channel=%d", m->template_id,
                        m->recipient->kind, m->recipient->id, m->channel);
+            for (size_t k = 0; m && k < m->n_params; k++)
+                if (strcmp(m->params[k]->key, "on_behalf_of") == 0 && *m->params[k]->value)
+                    printf(" for=%s", m->params[k]->value);
+            if (m)
+                printf(" dedup=%s", m->dedup_key);
             liaison__v1__notice_requested__free_unpacked(m, NULL);
         }
         printf("\n");

@@ -215,6 +215,59 @@ static void test_names(void **state)
     assert_string_equal(domain_trigger_label(DOMAIN_TRIGGER_APPROVED), "approval date (审批之日)");
 }
 
+/* Whom each stage tells: the rule's own lists, the liaison office at the due
+ * instant, and the supervising leader at every escalation (Art. 20). */
+static void test_stage_notify(void **state)
+{
+    (void)state;
+    domain_rules_t rules;
+    domain_rules_defaults(&rules);
+    const domain_rule_t *yend = domain_rules_get(&rules, DOMAIN_RULE_CASE_YEAR_END);
+    assert_int_equal(domain_rule_stage_notify(yend, "remind:30"), DOMAIN_NOTIFY_LIAISON_OFFICER);
+    assert_int_equal(domain_rule_stage_notify(yend, "urge:1"),
+                     DOMAIN_NOTIFY_LIAISON_OFFICER | DOMAIN_NOTIFY_LIAISON_OFFICE);
+    assert_int_equal(domain_rule_stage_notify(yend, "due"), DOMAIN_NOTIFY_LIAISON_OFFICE);
+    assert_int_equal(domain_rule_stage_notify(yend, "escalate"),
+                     DOMAIN_NOTIFY_SUPERVISING_LEADER | DOMAIN_NOTIFY_LIAISON_OFFICE);
+
+    /* A court that escalates to the president only still tells the
+     * supervising leader (Art. 20). */
+    char err[160];
+    assert_int_equal(
+        domain_rules_set(&rules, "transfer", "notify-escalate", "president", err, sizeof err), 0);
+    const domain_rule_t *tr = domain_rules_get(&rules, DOMAIN_RULE_TRANSFER);
+    assert_int_equal(domain_rule_stage_notify(tr, "escalate"),
+                     DOMAIN_NOTIFY_PRESIDENT | DOMAIN_NOTIFY_SUPERVISING_LEADER);
+
+    assert_int_equal(domain_rule_stage_notify(NULL, "remind:7"), DOMAIN_NOTIFY_DEPARTMENT);
+    assert_int_equal(domain_rule_stage_notify(NULL, "urge:2"), DOMAIN_NOTIFY_DEPARTMENT);
+    assert_int_equal(domain_rule_stage_notify(NULL, "escalate"), DOMAIN_NOTIFY_SUPERVISING_LEADER);
+    assert_int_equal(domain_rule_stage_notify(tr, "created"), 0);
+    assert_int_equal(domain_rule_stage_notify(tr, NULL), 0);
+}
+
+/* A named recipient nobody answers to goes to the liaison office, with a
+ * reason; the liaison office itself never falls back. */
+static void test_notify_unresolved(void **state)
+{
+    (void)state;
+    const unsigned LO = DOMAIN_NOTIFY_LIAISON_OFFICE, PRES = DOMAIN_NOTIFY_PRESIDENT,
+                   OFF = DOMAIN_NOTIFY_LIAISON_OFFICER, LEAD = DOMAIN_NOTIFY_SUPERVISING_LEADER;
+    assert_int_equal(domain_notify_unresolved(PRES | LEAD, LEAD), PRES);
+    assert_int_equal(domain_notify_unresolved(PRES | OFF | LO, 0), PRES | OFF);
+    assert_int_equal(domain_notify_unresolved(OFF, OFF), 0);
+    assert_int_equal(domain_notify_unresolved(0, PRES), 0);
+    assert_int_equal(domain_notify_unresolved(1u << 20, 0), 0);
+    for (unsigned b = 1; b <= OFF; b <<= 1) {
+        const char *why = domain_notify_unresolved_reason((domain_notify_t)b);
+        assert_string_not_equal(why, "?");
+    }
+    assert_non_null(strstr(domain_notify_unresolved_reason(DOMAIN_NOTIFY_PRESIDENT), "院长"));
+    assert_non_null(
+        strstr(domain_notify_unresolved_reason(DOMAIN_NOTIFY_LIAISON_OFFICER), "挂点联络员"));
+    assert_string_equal(domain_notify_unresolved_reason((domain_notify_t)(PRES | OFF)), "?");
+}
+
 /* ---- explanation text ---------------------------------------------------------- */
 
 static void test_explain_rolled_over_days(void **state)
@@ -399,6 +452,8 @@ int main(void)
         cmocka_unit_test(test_case_year_end_rolls_back),
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_stage_notify),
+        cmocka_unit_test(test_notify_unresolved),
         cmocka_unit_test(test_explain_rolled_over_days),
         cmocka_unit_test(test_explain_weekend_and_workdays),
         cmocka_unit_test(test_explain_provisional_and_refused),
