@@ -887,7 +887,8 @@ enum {
 };
 
 #define FIRE_SELECT                                                                                \
-    "SELECT d.id, d.court_id, d.item_id, d.rule_id, d.round, d.department_id, "                    \
+    "SELECT d.id, d.court_id, d.item_id, d.rule_id, d.round, "                                     \
+    "  coalesce(dep.department_id, d.department_id), "                                             \
     "  d.registration_number, d.due_date, d.due_at_us, d.next_step, "                              \
     "  d.schedule_kind[d.next_step], d.schedule_at[d.next_step], d.schedule_at[d.next_step + 1], " \
     "  d.schedule_kind[d.next_step + 1], d.next_fire_at, d.urge_count, d.result_reported, "        \
@@ -896,12 +897,13 @@ enum {
     "  coalesce(head.name, ''), coalesce(head.mobile, ''), coalesce(head.email, ''), "             \
     "  coalesce(lo.department_id, ''), coalesce(lo.name, '') "                                     \
     "FROM deadline d "                                                                             \
-    "LEFT JOIN department dep ON dep.department_id = d.department_id "                             \
-    "LEFT JOIN staff lead ON lead.staff_id = dep.supervising_staff_id "                            \
-    "LEFT JOIN staff head ON head.staff_id = dep.head_staff_id "                                   \
     "LEFT JOIN LATERAL (SELECT x.department_id, x.name FROM department x "                         \
     "  WHERE x.court_id = d.court_id AND x.kind = 'liaison-office' AND x.active "                  \
-    "  ORDER BY x.department_id LIMIT 1) lo ON true "
+    "  ORDER BY x.department_id LIMIT 1) lo ON true "                                              \
+    "LEFT JOIN department dep ON dep.department_id = "                                             \
+    "  CASE WHEN d.department_id <> '' THEN d.department_id ELSE lo.department_id END "            \
+    "LEFT JOIN staff lead ON lead.staff_id = dep.supervising_staff_id "                            \
+    "LEFT JOIN staff head ON head.staff_id = dep.head_staff_id "
 
 static const char s_fire_ids_sql[] =
     FIRE_SELECT "WHERE d.id = ANY($1::uuid[]) AND d.next_fire_at IS NOT NULL";

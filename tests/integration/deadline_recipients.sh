@@ -151,5 +151,23 @@ ok "metrics: unresolved liaison officer counted" \
 dl_pub routing ItemReopened item=K3 date=2025-12-02 round=2 dept=d-civil
 ok "reopening a supervised case opens case-year-end for round 2" \
   waitq "SELECT due_date || ' ' || stage FROM deadline WHERE item_id = 'K3' AND rule_id = 'case-year-end' AND round = 2" "2025-12-31 pending"
+# A deadline of the liaison office itself (transfer, Art. 15: no department
+# yet): its escalation reaches the liaison office's own supervising leader.
+dl_pub intake DepartmentUpserted court=gz-tr id=d-lo3 name=联络办 kind=liaison lead=s-lolead
+dl_pub intake StaffUpserted court=gz-tr id=s-lolead name=孙副院长 mobile=13800000031 roles=court-leader
+waitq "SELECT count(*) FROM staff WHERE staff_id = 's-lolead'" 1
+dl_pub routing ItemApproved court=gz-tr item=T1 date=2025-12-02
+ok "approval opens the transfer deadline" \
+  waitq "SELECT count(*) FROM deadline WHERE item_id = 'T1' AND rule_id = 'transfer'" 1
+esc=$(q "SELECT schedule_at[array_position(schedule_kind, 'escalate')] / 1000000 FROM deadline WHERE item_id = 'T1' AND rule_id = 'transfer'")
+dl_clock_set $((esc + 5))
+ok "not transferred in time: urged twice, then escalated" \
+  waitq "SELECT stage FROM deadline WHERE item_id = 'T1' AND rule_id = 'transfer'" escalated
+dl_dump >"$DL_DIR/events.txt"
+ok "the escalation reaches the liaison office's supervising leader (s-lolead)" \
+  test "$(n "NoticeRequested T1 template=deadline.escalate recipient_kind=4 recipient=s-lolead channel=1")" = 1
+ok "DeadlineEscalated names the liaison office as the department" \
+  grep -qE "DeadlineEscalated T1 .*dept=d-lo3 leader=s-lolead" "$DL_DIR/events.txt"
+
 ok "SIGTERM stops it cleanly" dl_stop_daemon TERM
 tap_done
