@@ -134,7 +134,7 @@ static int s_submit(http_request_t *req, intake_t *self, intake_job_fn *fn)
     job->run = fn;
     /* registrations are committed in groups (intake_item.c) */
     if (fn == intake_item_register)
-        job->batch = intake_item_register_batch;
+        job->work.batch = INTAKE_BATCH_REGISTER;
     job->owner = self;
     job->req = req;
     job->court = s_dup(http_request_param(req, "court"));
@@ -178,7 +178,7 @@ static int s_submit(http_request_t *req, intake_t *self, intake_job_fn *fn)
         intake_job_free(&job);
         return -1;
     }
-    if (intake_pool_submit(self->pool, job) != 0) {
+    if (workpool_submit(intake_pool_work(self->pool), &job->work) != 0) {
         intake_job_free(&job);
         return http_respond_problem(req, 503, "overloaded",
                                     "Too many requests are waiting; try again.",
@@ -209,13 +209,13 @@ HANDLER(h_token_revoke, intake_token_revoke)
 static bool s_workers_ready(void *arg)
 {
     intake_t *self = arg;
-    return intake_pool_connected(self->pool) > 0;
+    return workpool_connected(intake_pool_work(self->pool)) > 0;
 }
 
 static bool s_idle(void *arg)
 {
     intake_t *self = arg;
-    return intake_pool_in_flight(self->pool) == 0;
+    return workpool_in_flight(intake_pool_work(self->pool)) == 0;
 }
 
 /* ---- life ------------------------------------------------------------------------------ */
