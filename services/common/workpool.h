@@ -54,6 +54,9 @@ struct workpool_job_t {
     workpool_job_t *next; /* the pool's own */
 };
 
+/* Loop thread: a job is back; the callee owns it. */
+typedef void(workpool_done_fn)(workpool_job_t *job, void *arg);
+
 typedef struct {
     /* The daemon's name, at the head of the pool's log lines ("intake"). */
     const char *name;
@@ -76,8 +79,7 @@ typedef struct {
     /* Worker thread, after each new connection: forget what the worker's
      * state cached of the database. NULL: nothing. */
     void (*connected)(workpool_worker_t *w);
-    /* Loop thread: a job is back; the callee owns it. */
-    void (*done)(workpool_job_t *job, void *arg);
+    workpool_done_fn *done;
     /* Free a job the pool still holds when it is destroyed (required). */
     void (*free)(workpool_job_t *job);
 } workpool_ops_t;

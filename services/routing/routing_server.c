@@ -31,7 +31,7 @@
 
 struct routing_t {
     daemon_t *daemon;
-    routing_pool_t *pool;
+    workpool_t *pool;
     /* jobs whose requests wait (loop thread only) */
     routing_job_t **waiting;
     size_t n_waiting, cap_waiting;
@@ -94,9 +94,10 @@ static void s_respond(routing_job_t *job)
     free(text);
 }
 
-static void s_on_done(routing_job_t *job, void *arg)
+static void s_on_done(workpool_job_t *work, void *arg)
 {
     routing_t *self = arg;
+    routing_job_t *job = (routing_job_t *)work;
     if (job->published) {
         bus_sequencer_t *seq = daemon_bus_sequencer(self->daemon);
         if (seq)
@@ -172,7 +173,7 @@ static int s_submit(http_request_t *req, routing_t *self, routing_job_fn *fn)
         routing_job_free(&job);
         return -1;
     }
-    if (routing_pool_submit(self->pool, job) != 0) {
+    if (workpool_submit(self->pool, &job->work) != 0) {
         routing_job_free(&job);
         return http_respond_problem(req, 503, "overloaded",
                                     "Too many requests are waiting; try again.",
@@ -201,13 +202,13 @@ HANDLER(h_rules_put, routing_rules_put)
 static bool s_workers_ready(void *arg)
 {
     routing_t *self = arg;
-    return routing_pool_connected(self->pool) > 0;
+    return workpool_connected(self->pool) > 0;
 }
 
 static bool s_idle(void *arg)
 {
     routing_t *self = arg;
-    return routing_pool_in_flight(self->pool) == 0;
+    return workpool_in_flight(self->pool) == 0;
 }
 
 routing_t *routing_new(daemon_t *daemon)
@@ -279,7 +280,7 @@ void routing_destroy(routing_t **self_p)
         http_respond_problem(req, 503, "shutting_down", "The service is stopping; try again.",
                              "服务正在停止，请稍后重试。", NULL);
     }
-    routing_pool_destroy(&self->pool);
+    workpool_destroy(&self->pool);
     free(self->waiting);
     free(self);
     *self_p = NULL;
