@@ -18,9 +18,8 @@
  * The loop and the workers share no mutable state: a job is handed over
  * whole (the loop fills its inputs and never touches them again; the worker
  * fills its outputs and hands it back) through the two queues of the pool
- * (common/workpool.h). The only field the loop writes after
- * submitting is `req` (cleared when the request dies), which no worker
- * reads. Each worker keeps its own small caches (tokens, courts): nothing
+ * (common/workpool.h); the request that waits for a job stays with the
+ * loop (common/http_jobs.h). Each worker keeps its own small caches (tokens, courts): nothing
  * to lock, at the price of each worker looking a token up once.
  */
 #ifndef LIAISON_INTAKE_INTAKE_H
@@ -97,10 +96,6 @@ struct intake_job_t {
     char *location; /* Location header, or NULL */
     bool replayed;  /* Idempotent-Replayed */
     bool published; /* events were committed: notify the sequencer */
-
-    /* the loop's own */
-    http_request_t *req;
-    intake_t *owner;
 };
 
 /* The worker side of a job. */

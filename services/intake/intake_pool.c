@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_jobs.h"
 #include "common/log.h"
 #include "common/workpool.h"
 #include "intake/intake.h"
@@ -126,26 +127,16 @@ void intake_job_answer(intake_job_t *job, unsigned status, json_t *body)
 void intake_job_problem(intake_job_t *job, unsigned status, const char *code, const char *field,
                         const char *detail_en, const char *detail_zh)
 {
-    json_t *p = json_object();
-    json_object_set_new(p, "code", json_string(code));
-    if (detail_en)
-        json_object_set_new(p, "detail", json_string(detail_en));
-    if (detail_zh)
-        json_object_set_new(p, "detail_zh", json_string(detail_zh));
-    if (field)
-        json_object_set_new(p, "field", json_string(field));
-    intake_job_answer(job, status, p);
+    intake_job_answer(job, status, http_jobs_problem(code, field, detail_en, detail_zh));
 }
 
 void intake_job_problemf(intake_job_t *job, unsigned status, const char *code, const char *field,
                          const char *detail_zh, const char *fmt, ...)
 {
-    char en[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(en, sizeof en, fmt, ap);
+    intake_job_answer(job, status, http_jobs_problemv(code, field, detail_zh, fmt, ap));
     va_end(ap);
-    intake_job_problem(job, status, code, field, en, detail_zh);
 }
 
 /* ---- SQL helpers ------------------------------------------------------------ */

@@ -15,7 +15,8 @@
  * The loop and the workers share no mutable state: a job is handed over
  * whole through two queues (loop → workers under a mutex and a condition
  * variable; workers → loop under a mutex, with an eventfd that wakes the
- * loop; common/workpool.h). Once submitted the loop touches only `req`, which no worker reads.
+ * loop; common/workpool.h). The request that waits for a job stays with
+ * the loop (common/http_jobs.h).
  *
  * The consumer of intake's stream (bus_consumer.h) runs on its own thread
  * and connection: routing_project_apply projects items, tokens and the
@@ -67,10 +68,6 @@ struct routing_job_t {
     json_t *answer; /* the body (a problem when status >= 400) */
     bool replayed;  /* Idempotent-Replayed */
     bool published; /* events were committed: notify the sequencer */
-
-    /* the loop's own */
-    http_request_t *req;
-    void *owner;
 };
 
 void routing_job_free(routing_job_t **job_p);

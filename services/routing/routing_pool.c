@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_jobs.h"
 #include "common/log.h"
 #include "common/workpool.h"
 #include "routing/routing.h"
@@ -46,26 +47,16 @@ void routing_job_answer(routing_job_t *job, unsigned status, json_t *body)
 void routing_job_problem(routing_job_t *job, unsigned status, const char *code, const char *field,
                          const char *detail_en, const char *detail_zh)
 {
-    json_t *p = json_object();
-    json_object_set_new(p, "code", json_string(code));
-    if (detail_en)
-        json_object_set_new(p, "detail", json_string(detail_en));
-    if (detail_zh)
-        json_object_set_new(p, "detail_zh", json_string(detail_zh));
-    if (field)
-        json_object_set_new(p, "field", json_string(field));
-    routing_job_answer(job, status, p);
+    routing_job_answer(job, status, http_jobs_problem(code, field, detail_en, detail_zh));
 }
 
 void routing_job_problemf(routing_job_t *job, unsigned status, const char *code, const char *field,
                           const char *detail_zh, const char *fmt, ...)
 {
-    char en[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(en, sizeof en, fmt, ap);
+    routing_job_answer(job, status, http_jobs_problemv(code, field, detail_zh, fmt, ap));
     va_end(ap);
-    routing_job_problem(job, status, code, field, en, detail_zh);
 }
 
 /* ---- SQL helpers ------------------------------------------------------------ */
