@@ -1,14 +1,15 @@
 /* routing_pool — routing's side of the worker pool (common/workpool.h):
  * its jobs, the SQL helpers of its jobs and the ops of its pool. */
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/auth.h"
 #include "common/http_jobs.h"
 #include "common/log.h"
+#include "common/pg.h"
 #include "common/workpool.h"
 #include "routing/routing.h"
 
@@ -64,65 +65,27 @@ void routing_job_problemf(routing_job_t *job, unsigned status, const char *code,
 PGresult *routing_sql(PGconn *conn, const char *sql, int n, const char *const *params,
                       char sqlstate[6])
 {
-    if (sqlstate)
-        strcpy(sqlstate, "");
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return res;
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (sqlstate)
-        snprintf(sqlstate, 6, "%s", state ? state : "08000");
-    /* 40001/40P01 are retried by the caller; 23xxx are answered as refusals */
-    if (!state || (strncmp(state, "40", 2) != 0 && strncmp(state, "23", 2) != 0))
-        log_error("routing: statement failed", "sqlstate=%s error=\"%s\"", state ? state : "none",
-                  PQerrorMessage(conn));
-    PQclear(res);
-    return NULL;
+    return pg_sql(conn, "routing", sql, n, params, sqlstate);
 }
 
 int routing_sql_begin(PGconn *conn, const char *court)
 {
-    PGresult *res = routing_sql(conn, "BEGIN", 0, NULL, NULL);
-    if (!res)
-        return -1;
-    PQclear(res);
-    const char *p[1] = {court};
-    res = routing_sql(conn, "SELECT set_config('liaison.court', $1, true)", 1, p, NULL);
-    if (!res) {
-        routing_sql_rollback(conn);
-        return -1;
-    }
-    PQclear(res);
-    return 0;
+    return pg_sql_begin(conn, "routing", court);
 }
 
 int routing_sql_commit(PGconn *conn, char sqlstate[6])
 {
-    PGresult *res = routing_sql(conn, "COMMIT", 0, NULL, sqlstate);
-    if (!res)
-        return -1;
-    /* COMMIT of a failed transaction answers ROLLBACK, not an error */
-    int rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? 0 : -1;
-    PQclear(res);
-    return rc;
+    return pg_sql_commit(conn, "routing", sqlstate);
 }
 
 void routing_sql_rollback(PGconn *conn)
 {
-    if (PQtransactionStatus(conn) == PQTRANS_IDLE)
-        return;
-    PQclear(PQexec(conn, "ROLLBACK"));
+    pg_sql_rollback(conn);
 }
 
 void routing_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
+    auth_sha256_hex(data, len, out);
 }
 
 /* ---- worker side ------------------------------------------------------------ */
