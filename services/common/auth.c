@@ -30,14 +30,19 @@ auth_role_t auth_role_parse(const char *name)
     return AUTH_ROLE_UNKNOWN;
 }
 
-void auth_hash(const char *token, char out[65])
+void auth_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    EVP_Digest(token, strlen(token), md, &n, EVP_sha256(), NULL);
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
     for (unsigned int i = 0; i < n && i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
     out[64] = '\0';
+}
+
+void auth_hash(const char *token, char out[65])
+{
+    auth_sha256_hex(token, strlen(token), out);
 }
 
 const char *auth_bearer(const char *header)

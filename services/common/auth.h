@@ -42,6 +42,8 @@ auth_role_t auth_role_parse(const char *name);
 
 /* SHA-256 of token as lower-case hex. */
 void auth_hash(const char *token, char out[65]);
+/* Hex SHA-256 of any bytes (a request's body, for idempotency). */
+void auth_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* The token of an "Authorization: Bearer <token>" header value; NULL when
  * the header is missing or not a bearer token. Borrowed from header. */

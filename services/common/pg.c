@@ -2,6 +2,7 @@
 #include "common/pg.h"
 
 #include <zmq.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -843,4 +844,62 @@ int pg_exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *pa
         return -1;
     PQclear(res);
     return 0;
+}
+
+/* ---- a worker's transactions ------------------------------------------------ */
+
+PGresult *pg_sql(PGconn *conn, const char *who, const char *sql, int n, const char *const *params,
+                 char sqlstate[6])
+{
+    if (sqlstate)
+        strcpy(sqlstate, "");
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (sqlstate)
+        snprintf(sqlstate, 6, "%s", state ? state : "08000");
+    /* 40001/40P01 are retried by the caller; 23xxx are answered as refusals */
+    if (!state || (strncmp(state, "40", 2) != 0 && strncmp(state, "23", 2) != 0)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s: statement failed", who);
+        log_error(msg, "sqlstate=%s error=\"%s\"", state ? state : "none", PQerrorMessage(conn));
+    }
+    PQclear(res);
+    return NULL;
+}
+
+int pg_sql_begin(PGconn *conn, const char *who, const char *court)
+{
+    PGresult *res = pg_sql(conn, who, "BEGIN", 0, NULL, NULL);
+    if (!res)
+        return -1;
+    PQclear(res);
+    const char *p[1] = {court};
+    res = pg_sql(conn, who, "SELECT set_config('liaison.court', $1, true)", 1, p, NULL);
+    if (!res) {
+        pg_sql_rollback(conn);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int pg_sql_commit(PGconn *conn, const char *who, char sqlstate[6])
+{
+    PGresult *res = pg_sql(conn, who, "COMMIT", 0, NULL, sqlstate);
+    if (!res)
+        return -1;
+    /* COMMIT of a failed transaction answers ROLLBACK, not an error */
+    int rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? 0 : -1;
+    PQclear(res);
+    return rc;
+}
+
+void pg_sql_rollback(PGconn *conn)
+{
+    if (PQtransactionStatus(conn) == PQTRANS_IDLE)
+        return;
+    PQclear(PQexec(conn, "ROLLBACK"));
 }

@@ -128,4 +128,21 @@ PGresult *pg_exec_blocking(PGconn *conn, const char *sql, int nparams, const cha
                            char **error);
 int pg_exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params, char **error);
 
+/* ---- a worker's transactions (blocking; intake and routing) ----------------
+ *
+ * pg_sql runs one statement and returns its result when it succeeded (the
+ * caller's to PQclear), NULL otherwise with the SQLSTATE in sqlstate[6]
+ * (may be NULL; "08000" when there was no answer). Failures are logged as
+ * "<who>: statement failed", except 40xxx (serialization, deadlock: the
+ * caller retries) and 23xxx (a constraint: the caller answers a refusal).
+ * pg_sql_begin opens a transaction bound to a court for row-level security
+ * (set_config('liaison.court'); "*": all courts). pg_sql_commit is -1 also
+ * when COMMIT answered ROLLBACK (the transaction had failed).
+ * pg_sql_rollback ends the open transaction, if any. */
+PGresult *pg_sql(PGconn *conn, const char *who, const char *sql, int n, const char *const *params,
+                 char sqlstate[6]);
+int pg_sql_begin(PGconn *conn, const char *who, const char *court);
+int pg_sql_commit(PGconn *conn, const char *who, char sqlstate[6]);
+void pg_sql_rollback(PGconn *conn);
+
 #endif

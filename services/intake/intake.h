@@ -17,10 +17,9 @@
  *
  * The loop and the workers share no mutable state: a job is handed over
  * whole (the loop fills its inputs and never touches them again; the worker
- * fills its outputs and hands it back) through two queues, and a worker
- * wakes the loop with an eventfd. The only field the loop writes after
- * submitting is `req` (cleared when the request dies), which no worker
- * reads. Each worker keeps its own small caches (tokens, courts): nothing
+ * fills its outputs and hands it back) through the two queues of the pool
+ * (common/workpool.h); the request that waits for a job stays with the
+ * loop (common/http_jobs.h). Each worker keeps its own small caches (tokens, courts): nothing
  * to lock, at the price of each worker looking a token up once.
  */
 #ifndef LIAISON_INTAKE_INTAKE_H
@@ -36,6 +35,7 @@
 #include "common/clock.h"
 #include "common/http.h"
 #include "common/loop.h"
+#include "common/workpool.h"
 
 #define INTAKE_STREAM   "intake"
 #define INTAKE_PRODUCER "liaison-intake"
@@ -63,21 +63,23 @@ typedef enum {
 
 /* ---- jobs ----------------------------------------------------------------- */
 
-typedef struct intake_worker_t intake_worker_t;
+/* A worker of the pool (common/workpool.h), with intake's caches. */
+typedef struct workpool_worker_t intake_worker_t;
 typedef struct intake_job_t intake_job_t;
 typedef struct intake_t intake_t;
 
 typedef void(intake_job_fn)(intake_worker_t *w, intake_job_t *job);
-/* Runs several jobs together (group commit of registrations, see
- * intake_item.c); answers each of them. */
-typedef void(intake_batch_fn)(intake_worker_t *w, intake_job_t **jobs, size_t n);
+
+/* The most registrations in one transaction. */
+#define INTAKE_BATCH_MAX 256
+/* work.batch of a registration: it runs in a batch with the other queued
+ * registrations (intake_item_register_batch; intake_pool.c). */
+#define INTAKE_BATCH_REGISTER 1
 
 struct intake_job_t {
+    workpool_job_t work; /* the pool's part, first; work.batch set before submit */
     /* inputs: written by the loop before submit, read-only afterwards */
     intake_job_fn *run;
-    /* Non-NULL: the job may run in a batch with the other queued jobs of
-     * the same batch function (intake_pool.c). run still runs it alone. */
-    intake_batch_fn *batch;
     char *court;        /* {court} of the path, or NULL */
     char *id;           /* {id} / {kind} / {deputy} of the path, or NULL */
     char *idem_key;     /* Idempotency-Key, or NULL */
@@ -94,11 +96,6 @@ struct intake_job_t {
     char *location; /* Location header, or NULL */
     bool replayed;  /* Idempotent-Replayed */
     bool published; /* events were committed: notify the sequencer */
-
-    /* the loop's own */
-    http_request_t *req;
-    intake_t *owner;
-    intake_job_t *next;
 };
 
 /* The worker side of a job. */
@@ -153,14 +150,11 @@ intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t worker
 /* Stops the workers after their current job; unfinished jobs are freed
  * (their requests are answered by the HTTP server's shutdown). */
 void intake_pool_destroy(intake_pool_t **self_p);
-/* 0, or -1 when the queue is full (answer 503). */
-int intake_pool_submit(intake_pool_t *self, intake_job_t *job);
-size_t intake_pool_in_flight(intake_pool_t *self);
+/* The pool itself: submit jobs, count them and the connected workers. */
+workpool_t *intake_pool_work(intake_pool_t *self);
 /* A job run once by the first worker that connects (the bootstrap token). */
 void intake_pool_set_startup(intake_pool_t *self, intake_job_fn *fn, void *arg);
 void *intake_worker_startup_arg(intake_worker_t *w);
-/* Workers whose connection is open. */
-size_t intake_pool_connected(intake_pool_t *self);
 
 /* ---- SQL helpers for workers ------------------------------------------------ */
 

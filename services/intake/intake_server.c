@@ -12,6 +12,7 @@
 #include <string.h>
 #include "common/bus_sequencer.h"
 #include "common/daemon.h"
+#include "common/http_jobs.h"
 #include "common/log.h"
 #include "intake/intake.h"
 #include "intake/intake_server.h"
@@ -23,104 +24,33 @@ struct intake_t {
     intake_pool_t *pool;
     bus_sequencer_t *sequencer; /* the daemon's, of the "intake" stream */
     char bootstrap_hash[65];
-    /* the jobs whose requests wait (loop thread only): answered with 503
-     * if the daemon stops before they come back */
-    intake_job_t **waiting;
-    size_t n_waiting, cap_waiting;
+    /* the requests that wait for jobs: answered with 503 if the daemon
+     * stops before they come back */
+    http_jobs_t *jobs;
     metrics_series_t *registered;
     metrics_series_t *refused;
 };
-
-/* ---- the waiting list ----------------------------------------------------------- */
-
-static void s_waiting_add(intake_t *self, intake_job_t *job)
-{
-    if (self->n_waiting == self->cap_waiting) {
-        size_t cap = self->cap_waiting ? self->cap_waiting * 2 : 64;
-        intake_job_t **w = realloc(self->waiting, cap * sizeof *w);
-        if (!w)
-            return;
-        self->waiting = w;
-        self->cap_waiting = cap;
-    }
-    self->waiting[self->n_waiting++] = job;
-}
-
-static void s_waiting_remove(intake_t *self, intake_job_t *job)
-{
-    for (size_t i = 0; i < self->n_waiting; i++)
-        if (self->waiting[i] == job) {
-            self->waiting[i] = self->waiting[--self->n_waiting];
-            return;
-        }
-}
-
-/* ---- answering -------------------------------------------------------------------- */
-
-static void s_respond(intake_job_t *job)
-{
-    http_request_t *req = job->req;
-    if (job->location)
-        http_request_add_header(req, "Location", job->location);
-    if (job->replayed)
-        http_request_add_header(req, "Idempotent-Replayed", "true");
-    if (job->status < 400) {
-        http_respond_json(req, job->status, job->answer ? job->answer : json_object());
-        job->answer = NULL;
-        return;
-    }
-    /* problem+json (RFC 9457), the shape of http_respond_problem plus the
-     * members a job may add (errors of a CSV import) */
-    json_t *p = job->answer ? job->answer : json_object();
-    job->answer = NULL;
-    const char *code = json_string_value(json_object_get(p, "code"));
-    char type[160];
-    snprintf(type, sizeof type, "urn:liaison:problem:%s", code ? code : "error");
-    json_object_set_new(p, "type", json_string(type));
-    json_object_set_new(p, "title", json_string(http_status_title(job->status)));
-    json_object_set_new(p, "status", json_integer(job->status));
-    if (!code)
-        json_object_set_new(p, "code", json_string("error"));
-    json_object_set_new(p, "instance", json_string(http_request_path(req)));
-    char *text = json_dumps(p, JSON_COMPACT);
-    json_decref(p);
-    if (text)
-        http_respond_text(req, job->status, "application/problem+json; charset=utf-8", text,
-                          strlen(text));
-    free(text);
-}
 
 static void s_on_done(intake_job_t *job, void *arg)
 {
     intake_t *self = arg;
     if (job->published && self->sequencer)
         bus_sequencer_notify(self->sequencer);
-    if (job->req) {
-        s_waiting_remove(self, job);
+    http_request_t *req = http_jobs_take(self->jobs, &job->work);
+    if (req) {
         if (job->run == intake_item_register) {
             if (job->status == 201 && !job->replayed)
                 metrics_inc(self->registered);
             else if (job->status >= 400)
                 metrics_inc(self->refused);
         }
-        s_respond(job);
+        http_jobs_respond(req, job->status, job->answer, job->location, job->replayed);
+        job->answer = NULL;
     }
     intake_job_free(&job);
 }
 
-static void s_on_cancel(http_request_t *req, void *arg)
-{
-    intake_job_t *job = arg;
-    s_waiting_remove(job->owner, job);
-    job->req = NULL; /* the worker never reads this field */
-}
-
 /* ---- handlers ----------------------------------------------------------------------- */
-
-static char *s_dup(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
 
 static const char *const s_query_names[] = {
     "kind",  "channel", "source", "deputy", "received_from", "received_to", "late",
@@ -134,33 +64,15 @@ static int s_submit(http_request_t *req, intake_t *self, intake_job_fn *fn)
     job->run = fn;
     /* registrations are committed in groups (intake_item.c) */
     if (fn == intake_item_register)
-        job->batch = intake_item_register_batch;
-    job->owner = self;
-    job->req = req;
-    job->court = s_dup(http_request_param(req, "court"));
-    const char *id = http_request_param(req, "id");
-    if (!id)
-        id = http_request_param(req, "kind");
-    if (!id)
-        id = http_request_param(req, "deputy");
-    job->id = s_dup(id);
-    job->idem_key = s_dup(http_request_header(req, "Idempotency-Key"));
-    job->content_type = s_dup(http_request_header(req, "Content-Type"));
-    size_t len = 0;
-    const char *body = http_request_body(req, &len);
-    if (body && len) {
-        job->body = malloc(len + 1);
-        if (job->body) {
-            memcpy(job->body, body, len);
-            job->body[len] = '\0';
-            job->body_len = len;
-        }
-    }
-    job->query = json_object();
-    for (size_t i = 0; s_query_names[i]; i++) {
-        const char *v = http_request_query(req, s_query_names[i]);
-        if (v)
-            json_object_set_new(job->query, s_query_names[i], json_string(v));
+        job->work.batch = INTAKE_BATCH_REGISTER;
+    job->court = http_jobs_param(req, "court", NULL);
+    job->id = http_jobs_param(req, "id", "kind", "deputy", NULL);
+    job->idem_key = http_jobs_header(req, "Idempotency-Key");
+    job->content_type = http_jobs_header(req, "Content-Type");
+    if (http_jobs_body(req, &job->body, &job->body_len) != 0 ||
+        !(job->query = http_jobs_query(req, s_query_names))) {
+        intake_job_free(&job);
+        return -1;
     }
     /* The token is hashed here and only the hash travels: the token itself
      * is never stored, logged or handed to another thread. */
@@ -174,19 +86,7 @@ static int s_submit(http_request_t *req, intake_t *self, intake_job_fn *fn)
         else
             job->bad_auth_header = true;
     }
-    if ((len && !job->body) || !job->query) {
-        intake_job_free(&job);
-        return -1;
-    }
-    if (intake_pool_submit(self->pool, job) != 0) {
-        intake_job_free(&job);
-        return http_respond_problem(req, 503, "overloaded",
-                                    "Too many requests are waiting; try again.",
-                                    "请求过多，请稍后重试。", NULL);
-    }
-    s_waiting_add(self, job);
-    http_request_on_cancel(req, s_on_cancel, job);
-    return 0; /* answered when the job comes back */
+    return http_jobs_submit(self->jobs, req, &job->work);
 }
 
 #define HANDLER(name, fn)                                                                          \
@@ -209,13 +109,13 @@ HANDLER(h_token_revoke, intake_token_revoke)
 static bool s_workers_ready(void *arg)
 {
     intake_t *self = arg;
-    return intake_pool_connected(self->pool) > 0;
+    return workpool_connected(intake_pool_work(self->pool)) > 0;
 }
 
 static bool s_idle(void *arg)
 {
     intake_t *self = arg;
-    return intake_pool_in_flight(self->pool) == 0;
+    return workpool_in_flight(intake_pool_work(self->pool)) == 0;
 }
 
 /* ---- life ------------------------------------------------------------------------------ */
@@ -269,7 +169,7 @@ intake_t *intake_new(daemon_t *daemon)
     size_t workers = (size_t)config_int(config, "intake", "workers");
     self->pool = intake_pool_new(daemon_loop(daemon), conninfo, workers, QUEUE_MAX,
                                  daemon_clock(daemon), s_on_done, self);
-    if (!self->pool)
+    if (!self->pool || !(self->jobs = http_jobs_new(intake_pool_work(self->pool))))
         goto fail;
     const char *token_file = config_str(config, "intake", "bootstrap_token_file");
     if (*token_file) {
@@ -321,16 +221,8 @@ void intake_destroy(intake_t **self_p)
         return;
     intake_t *self = *self_p;
     /* answer what still waits, then stop the workers (which frees the jobs) */
-    while (self->n_waiting) {
-        intake_job_t *job = self->waiting[--self->n_waiting];
-        http_request_t *req = job->req;
-        job->req = NULL;
-        http_request_on_cancel(req, NULL, NULL);
-        http_respond_problem(req, 503, "shutting_down", "The service is stopping; try again.",
-                             "服务正在停止，请稍后重试。", NULL);
-    }
+    http_jobs_destroy(&self->jobs);
     intake_pool_destroy(&self->pool);
-    free(self->waiting);
     free(self);
     *self_p = NULL;
 }

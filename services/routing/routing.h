@@ -15,7 +15,8 @@
  * The loop and the workers share no mutable state: a job is handed over
  * whole through two queues (loop → workers under a mutex and a condition
  * variable; workers → loop under a mutex, with an eventfd that wakes the
- * loop). Once submitted the loop touches only `req`, which no worker reads.
+ * loop; common/workpool.h). The request that waits for a job stays with
+ * the loop (common/http_jobs.h).
  *
  * The consumer of intake's stream (bus_consumer.h) runs on its own thread
  * and connection: routing_project_apply projects items, tokens and the
@@ -36,17 +37,20 @@
 #include "common/clock.h"
 #include "common/http.h"
 #include "common/loop.h"
+#include "common/workpool.h"
 
 #define ROUTING_STREAM   "routing"
 #define ROUTING_PRODUCER "liaison-routing"
 #define ROUTING_VERSION  "0.1.0"
 
-typedef struct routing_worker_t routing_worker_t;
+/* A worker of the pool (common/workpool.h). */
+typedef struct workpool_worker_t routing_worker_t;
 typedef struct routing_job_t routing_job_t;
 
 typedef void(routing_job_fn)(routing_worker_t *w, routing_job_t *job);
 
 struct routing_job_t {
+    workpool_job_t work; /* the pool's part, first */
     /* inputs: written by the loop before submit, read-only afterwards */
     routing_job_fn *run;
     char *court;    /* {court}, or NULL */
@@ -64,11 +68,6 @@ struct routing_job_t {
     json_t *answer; /* the body (a problem when status >= 400) */
     bool replayed;  /* Idempotent-Replayed */
     bool published; /* events were committed: notify the sequencer */
-
-    /* the loop's own */
-    http_request_t *req;
-    void *owner;
-    routing_job_t *next;
 };
 
 void routing_job_free(routing_job_t **job_p);
@@ -82,17 +81,10 @@ void routing_job_problemf(routing_job_t *job, unsigned status, const char *code,
 
 /* ---- the pool ---------------------------------------------------------------- */
 
-typedef struct routing_pool_t routing_pool_t;
-typedef void(routing_done_fn)(routing_job_t *job, void *arg);
-
-routing_pool_t *routing_pool_new(loop_t *loop, const char *conninfo, size_t workers,
-                                 size_t queue_max, liaison_clock_t *clock, routing_done_fn *done,
-                                 void *arg);
-void routing_pool_destroy(routing_pool_t **self_p);
-/* 0, or -1 when the queue is full (answer 503). */
-int routing_pool_submit(routing_pool_t *self, routing_job_t *job);
-size_t routing_pool_in_flight(routing_pool_t *self);
-size_t routing_pool_connected(routing_pool_t *self);
+/* The pool of routing's jobs; done gets each finished job (a routing_job_t)
+ * on the loop thread. NULL on failure (logged). */
+workpool_t *routing_pool_new(loop_t *loop, const char *conninfo, size_t workers, size_t queue_max,
+                             liaison_clock_t *clock, workpool_done_fn *done, void *arg);
 
 PGconn *routing_worker_conn(routing_worker_t *w);
 liaison_clock_t *routing_worker_clock(routing_worker_t *w);

@@ -23,6 +23,7 @@
 #include "common/auth.h"
 #include "common/bus_sequencer.h"
 #include "common/daemon.h"
+#include "common/http_jobs.h"
 #include "common/log.h"
 #include "routing/routing.h"
 #include "routing/routing_server.h"
@@ -31,100 +32,34 @@
 
 struct routing_t {
     daemon_t *daemon;
-    routing_pool_t *pool;
-    /* jobs whose requests wait (loop thread only) */
-    routing_job_t **waiting;
-    size_t n_waiting, cap_waiting;
+    workpool_t *pool;
+    /* the requests that wait for jobs */
+    http_jobs_t *jobs;
     metrics_series_t *done;
     metrics_series_t *refused;
 };
 
-static void s_waiting_add(routing_t *self, routing_job_t *job)
-{
-    if (self->n_waiting == self->cap_waiting) {
-        size_t cap = self->cap_waiting ? self->cap_waiting * 2 : 64;
-        routing_job_t **w = realloc(self->waiting, cap * sizeof *w);
-        if (!w)
-            return;
-        self->waiting = w;
-        self->cap_waiting = cap;
-    }
-    self->waiting[self->n_waiting++] = job;
-}
-
-static void s_waiting_remove(routing_t *self, routing_job_t *job)
-{
-    for (size_t i = 0; i < self->n_waiting; i++)
-        if (self->waiting[i] == job) {
-            self->waiting[i] = self->waiting[--self->n_waiting];
-            return;
-        }
-}
-
-static void s_respond(routing_job_t *job)
-{
-    http_request_t *req = job->req;
-    if (job->replayed)
-        http_request_add_header(req, "Idempotent-Replayed", "true");
-    if (job->status < 400) {
-        http_respond_json(req, job->status, job->answer ? job->answer : json_object());
-        job->answer = NULL;
-        return;
-    }
-    /* problem+json (RFC 9457): the members of http_respond_problem plus the
-     * ones a job adds (the item's state when a transition is refused) */
-    json_t *p = job->answer ? job->answer : json_object();
-    job->answer = NULL;
-    const char *code = json_string_value(json_object_get(p, "code"));
-    char type[160];
-    snprintf(type, sizeof type, "urn:liaison:problem:%s", code ? code : "error");
-    json_object_set_new(p, "type", json_string(type));
-    json_object_set_new(p, "title", json_string(http_status_title(job->status)));
-    json_object_set_new(p, "status", json_integer(job->status));
-    if (!code)
-        json_object_set_new(p, "code", json_string("error"));
-    json_object_set_new(p, "instance", json_string(http_request_path(req)));
-    char *text = json_dumps(p, JSON_COMPACT);
-    json_decref(p);
-    if (text)
-        http_respond_text(req, job->status, "application/problem+json; charset=utf-8", text,
-                          strlen(text));
-    else
-        http_respond_problem(req, 500, "internal", "Out of memory.", "内存不足。", NULL);
-    free(text);
-}
-
-static void s_on_done(routing_job_t *job, void *arg)
+static void s_on_done(workpool_job_t *work, void *arg)
 {
     routing_t *self = arg;
+    routing_job_t *job = (routing_job_t *)work;
     if (job->published) {
         bus_sequencer_t *seq = daemon_bus_sequencer(self->daemon);
         if (seq)
             bus_sequencer_notify(seq);
     }
-    if (job->req) {
-        s_waiting_remove(self, job);
+    http_request_t *req = http_jobs_take(self->jobs, work);
+    if (req) {
         if (job->run == routing_item_command) {
             if (job->status >= 400)
                 metrics_inc(self->refused);
             else if (!job->replayed)
                 metrics_inc(self->done);
         }
-        s_respond(job);
+        http_jobs_respond(req, job->status, job->answer, NULL, job->replayed);
+        job->answer = NULL;
     }
     routing_job_free(&job);
-}
-
-static void s_on_cancel(http_request_t *req, void *arg)
-{
-    routing_job_t *job = arg;
-    s_waiting_remove(job->owner, job);
-    job->req = NULL; /* the worker never reads this field */
-}
-
-static char *s_dup(const char *s)
-{
-    return s ? strdup(s) : NULL;
 }
 
 static const char *const s_query_names[] = {"state", "limit", "cursor", "department", NULL};
@@ -135,30 +70,14 @@ static int s_submit(http_request_t *req, routing_t *self, routing_job_fn *fn)
     if (!job)
         return -1;
     job->run = fn;
-    job->owner = self;
-    job->req = req;
-    job->court = s_dup(http_request_param(req, "court"));
-    const char *id = http_request_param(req, "id");
-    if (!id)
-        id = http_request_param(req, "queue");
-    job->id = s_dup(id);
-    job->action = s_dup(http_request_param(req, "action"));
-    job->idem_key = s_dup(http_request_header(req, "Idempotency-Key"));
-    size_t len = 0;
-    const char *body = http_request_body(req, &len);
-    if (body && len) {
-        job->body = malloc(len + 1);
-        if (job->body) {
-            memcpy(job->body, body, len);
-            job->body[len] = '\0';
-            job->body_len = len;
-        }
-    }
-    job->query = json_object();
-    for (size_t i = 0; s_query_names[i]; i++) {
-        const char *v = http_request_query(req, s_query_names[i]);
-        if (v)
-            json_object_set_new(job->query, s_query_names[i], json_string(v));
+    job->court = http_jobs_param(req, "court", NULL);
+    job->id = http_jobs_param(req, "id", "queue", NULL);
+    job->action = http_jobs_param(req, "action", NULL);
+    job->idem_key = http_jobs_header(req, "Idempotency-Key");
+    if (http_jobs_body(req, &job->body, &job->body_len) != 0 ||
+        !(job->query = http_jobs_query(req, s_query_names))) {
+        routing_job_free(&job);
+        return -1;
     }
     const char *auth = http_request_header(req, "Authorization");
     if (auth) {
@@ -168,19 +87,11 @@ static int s_submit(http_request_t *req, routing_t *self, routing_job_fn *fn)
         else
             job->bad_auth_header = true;
     }
-    if ((len && !job->body) || !job->query || (auth && !job->bad_auth_header && !job->token)) {
+    if (auth && !job->bad_auth_header && !job->token) {
         routing_job_free(&job);
         return -1;
     }
-    if (routing_pool_submit(self->pool, job) != 0) {
-        routing_job_free(&job);
-        return http_respond_problem(req, 503, "overloaded",
-                                    "Too many requests are waiting; try again.",
-                                    "请求过多，请稍后重试。", NULL);
-    }
-    s_waiting_add(self, job);
-    http_request_on_cancel(req, s_on_cancel, job);
-    return 0; /* answered when the job comes back */
+    return http_jobs_submit(self->jobs, req, &job->work);
 }
 
 #define HANDLER(name, fn)                                                                          \
@@ -201,13 +112,13 @@ HANDLER(h_rules_put, routing_rules_put)
 static bool s_workers_ready(void *arg)
 {
     routing_t *self = arg;
-    return routing_pool_connected(self->pool) > 0;
+    return workpool_connected(self->pool) > 0;
 }
 
 static bool s_idle(void *arg)
 {
     routing_t *self = arg;
-    return routing_pool_in_flight(self->pool) == 0;
+    return workpool_in_flight(self->pool) == 0;
 }
 
 routing_t *routing_new(daemon_t *daemon)
@@ -231,7 +142,7 @@ routing_t *routing_new(daemon_t *daemon)
     self->pool = routing_pool_new(daemon_loop(daemon), conninfo, workers, QUEUE_MAX,
                                   daemon_clock(daemon), s_on_done, self);
     free(conninfo);
-    if (!self->pool)
+    if (!self->pool || !(self->jobs = http_jobs_new(self->pool)))
         goto fail;
     /* Our stream first, so a command answered before the consumer catches up
      * is already announced; then intake's stream (items, tokens, directory). */
@@ -271,16 +182,8 @@ void routing_destroy(routing_t **self_p)
     if (!self_p || !*self_p)
         return;
     routing_t *self = *self_p;
-    while (self->n_waiting) {
-        routing_job_t *job = self->waiting[--self->n_waiting];
-        http_request_t *req = job->req;
-        job->req = NULL;
-        http_request_on_cancel(req, NULL, NULL);
-        http_respond_problem(req, 503, "shutting_down", "The service is stopping; try again.",
-                             "服务正在停止，请稍后重试。", NULL);
-    }
-    routing_pool_destroy(&self->pool);
-    free(self->waiting);
+    http_jobs_destroy(&self->jobs);
+    workpool_destroy(&self->pool);
     free(self);
     *self_p = NULL;
 }

@@ -31,6 +31,8 @@
 #include "common/pg.h"
 #include "common/redis.h"
 
+#include "../lib/test_loop.h"
+
 #define PG_BIN       "/usr/lib/postgresql/15/bin"
 #define REDIS_SERVER "/usr/bin/redis-server"
 
@@ -184,31 +186,9 @@ static int group_teardown(void **state)
 
 /* ---- the loop ------------------------------------------------------------- */
 
-typedef bool(cond_fn)(void *arg);
-typedef struct {
-    cond_fn *cond;
-    void *arg;
-    uint64_t deadline;
-} waiter_t;
-
-static int waiter_tick(loop_t *loop, int timer_id, void *arg)
+static bool run_until(test_cond_fn *cond, void *arg, uint64_t timeout_ms)
 {
-    waiter_t *w = arg;
-    if ((w->cond && w->cond(w->arg)) || loop_now_ms() >= w->deadline)
-        loop_stop(loop);
-    return 0;
-}
-
-static bool run_until(cond_fn *cond, void *arg, uint64_t timeout_ms)
-{
-    waiter_t w = {cond, arg, loop_now_ms() + timeout_ms};
-    if (cond && cond(arg))
-        return true;
-    int id = loop_add_timer(env.loop, 5, 0, waiter_tick, &w);
-    assert_true(id > 0);
-    loop_run(env.loop);
-    loop_cancel_timer(env.loop, id);
-    return cond ? cond(arg) : true;
+    return test_run_until(env.loop, cond, arg, timeout_ms);
 }
 
 static bool pg_is_ready(void *arg)

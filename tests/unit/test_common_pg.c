@@ -16,36 +16,9 @@
 #include "common/loop.h"
 #include "common/pg.h"
 
+#include "../lib/test_loop.h"
+
 /* ---- helpers -------------------------------------------------------------- */
-
-typedef bool(cond_fn)(void *arg);
-
-typedef struct {
-    cond_fn *cond;
-    void *arg;
-    uint64_t deadline;
-} waiter_t;
-
-static int waiter_tick(loop_t *loop, int timer_id, void *arg)
-{
-    waiter_t *w = arg;
-    if ((w->cond && w->cond(w->arg)) || loop_now_ms() >= w->deadline)
-        loop_stop(loop);
-    return 0;
-}
-
-/* Run the loop until cond(arg) holds or timeout_ms pass; returns cond. */
-static bool run_until(loop_t *loop, cond_fn *cond, void *arg, uint64_t timeout_ms)
-{
-    waiter_t w = {cond, arg, loop_now_ms() + timeout_ms};
-    if (cond && cond(arg))
-        return true;
-    int id = loop_add_timer(loop, 5, 0, waiter_tick, &w);
-    assert_true(id > 0);
-    loop_run(loop);
-    loop_cancel_timer(loop, id);
-    return cond ? cond(arg) : true;
-}
 
 static bool is_ready(void *arg)
 {
@@ -124,7 +97,7 @@ static pg_t *connect_or_skip(fixture_t *f)
         skip();
     f->pg = pg_new(f->loop, f->dsn, "test");
     assert_non_null(f->pg);
-    assert_true(run_until(f->loop, is_ready, f->pg, 5000));
+    assert_true(test_run_until(f->loop, is_ready, f->pg, 5000));
     return f->pg;
 }
 
@@ -134,7 +107,7 @@ static void query_sync(fixture_t *f, const char *sql, int n, const char *const *
 {
     memset(o, 0, sizeof *o);
     assert_int_equal(pg_query(f->pg, sql, n, params, on_result, o), 0);
-    assert_true(run_until(f->loop, outcome_done, o, 5000));
+    assert_true(test_run_until(f->loop, outcome_done, o, 5000));
     assert_int_equal(o->calls, 1);
 }
 
@@ -224,7 +197,7 @@ static void test_queued_queries_complete_in_order(void **state)
         assert_int_equal(pg_query(f->pg, sql, 1, p, on_ordered, &q[i]), 0);
     }
     assert_int_equal(pg_queued(f->pg), 200);
-    assert_true(run_until(f->loop, order_done, &order, 10000));
+    assert_true(test_run_until(f->loop, order_done, &order, 10000));
     for (int i = 0; i < 200; i++)
         assert_int_equal(order.seen[i], i);
     assert_int_equal(pg_queued(f->pg), 0);
@@ -276,7 +249,7 @@ static void test_transaction_queued_whole(void **state)
     assert_int_equal(pg_query(f->pg, "SELECT 1/0", 0, NULL, on_result, &o[3]), 0);
     assert_int_equal(pg_query(f->pg, "INSERT INTO t_tx VALUES (2)", 0, NULL, on_result, &o[4]), 0);
     assert_int_equal(pg_query(f->pg, "COMMIT", 0, NULL, on_result, &o[5]), 0);
-    assert_true(run_until(f->loop, outcome_done, &o[5], 5000));
+    assert_true(test_run_until(f->loop, outcome_done, &o[5], 5000));
     assert_true(o[0].ok && o[1].ok && o[2].ok);
     assert_false(o[3].ok);
     assert_string_equal(o[3].sqlstate, "22012");
@@ -300,7 +273,7 @@ static void test_refuses_when_not_ready(void **state)
     assert_false(pg_ready(f->pg));
     assert_int_equal(pg_query(f->pg, "SELECT 1", 0, NULL, on_result, &o), -1);
     assert_int_equal(pg_query(NULL, "SELECT 1", 0, NULL, on_result, &o), -1);
-    run_until(f->loop, NULL, NULL, 1200);
+    test_run_until(f->loop, NULL, NULL, 1200);
     assert_false(pg_ready(f->pg));
     assert_int_equal(o.calls, 0);
     pg_stats_t st;
@@ -411,7 +384,7 @@ static void test_killed_connection_fails_queue_and_reconnects(void **state)
     assert_true(loop_add_timer(f->loop, 200, 1, kill_backend, &k) > 0);
 
     uint64_t start = loop_now_ms();
-    assert_true(run_until(f->loop, all_called, o, 5000));
+    assert_true(test_run_until(f->loop, all_called, o, 5000));
     assert_true(k.done);
     assert_true(loop_now_ms() - start < 3000);
     for (int i = 0; i < 5; i++) {
@@ -427,7 +400,7 @@ static void test_killed_connection_fails_queue_and_reconnects(void **state)
     assert_false(pg_ready(f->pg));
 
     /* It comes back by itself, as a new backend. */
-    assert_true(run_until(f->loop, states_back, &states, 5000));
+    assert_true(test_run_until(f->loop, states_back, &states, 5000));
     assert_true(pg_ready(f->pg));
     int pid2 = backend_pid(f);
     assert_true(pid2 > 0);
@@ -452,7 +425,7 @@ static void test_prepared_statement(void **state)
     const char *p[3][1] = {{"1"}, {"2"}, {"3"}};
     for (int i = 0; i < 3; i++)
         assert_int_equal(pg_query_prepared(f->pg, "t_double", sql, 1, p[i], on_result, &o[i]), 0);
-    assert_true(run_until(f->loop, outcome_done, &o[2], 5000));
+    assert_true(test_run_until(f->loop, outcome_done, &o[2], 5000));
     for (int i = 0; i < 3; i++) {
         assert_int_equal(o[i].calls, 1);
         assert_true(o[i].ok);
@@ -470,12 +443,12 @@ static void test_prepared_statement(void **state)
     killer_t k = {f->dsn, backend_pid(f), false, ""};
     kill_backend(f->loop, 0, &k);
     assert_true(k.done);
-    assert_true(run_until(f->loop, states_back, &states, 5000));
+    assert_true(test_run_until(f->loop, states_back, &states, 5000));
     outcome_t again;
     memset(&again, 0, sizeof again);
     const char *p4[1] = {"21"};
     assert_int_equal(pg_query_prepared(f->pg, "t_double", sql, 1, p4, on_result, &again), 0);
-    assert_true(run_until(f->loop, outcome_done, &again, 5000));
+    assert_true(test_run_until(f->loop, outcome_done, &again, 5000));
     assert_true(again.ok);
     assert_string_equal(again.value, "42");
 
@@ -487,7 +460,7 @@ static void test_prepared_statement(void **state)
         pg_query_prepared(f->pg, "t_bad", "SELECT FROM nowhere_at_all", 0, NULL, on_result, &bad),
         0);
     assert_int_equal(pg_query(f->pg, "SELECT 7", 0, NULL, on_result, &next), 0);
-    assert_true(run_until(f->loop, outcome_done, &next, 5000));
+    assert_true(test_run_until(f->loop, outcome_done, &next, 5000));
     assert_int_equal(bad.calls, 1);
     assert_false(bad.ok);
     assert_non_null(strstr(bad.error, "nowhere_at_all"));
@@ -507,10 +480,10 @@ static void test_stalled_query_clears_ready_and_hang_drops(void **state)
     /* A slow answer: not ready while waiting, ready again after. */
     outcome_t slow = {0};
     assert_int_equal(pg_query(f->pg, "SELECT pg_sleep(0.9)", 0, NULL, on_result, &slow), 0);
-    assert_true(run_until(f->loop, is_not_ready, f->pg, 1000));
+    assert_true(test_run_until(f->loop, is_not_ready, f->pg, 1000));
     outcome_t refused = {0};
     assert_int_equal(pg_query(f->pg, "SELECT 1", 0, NULL, on_result, &refused), -1);
-    assert_true(run_until(f->loop, outcome_done, &slow, 3000));
+    assert_true(test_run_until(f->loop, outcome_done, &slow, 3000));
     assert_true(slow.ok);
     assert_true(pg_ready(f->pg));
     assert_true(states.seen_true_after);
@@ -518,11 +491,11 @@ static void test_stalled_query_clears_ready_and_hang_drops(void **state)
     /* No answer at all within hang_ms: the connection is given up. */
     outcome_t hung = {0};
     assert_int_equal(pg_query(f->pg, "SELECT pg_sleep(10)", 0, NULL, on_result, &hung), 0);
-    assert_true(run_until(f->loop, outcome_done, &hung, 4000));
+    assert_true(test_run_until(f->loop, outcome_done, &hung, 4000));
     assert_false(hung.ok);
     assert_false(hung.had_result);
     assert_non_null(strstr(hung.error, "no answer"));
-    assert_true(run_until(f->loop, is_ready, f->pg, 5000));
+    assert_true(test_run_until(f->loop, is_ready, f->pg, 5000));
     outcome_t o;
     query_sync(f, "SELECT 2", 0, NULL, &o);
     assert_string_equal(o.value, "2");
@@ -534,7 +507,7 @@ static void test_probe_keeps_checking_when_idle(void **state)
     connect_or_skip(f);
     pg_timing_t t = {.probe_interval_ms = 100};
     pg_set_timing(f->pg, &t);
-    run_until(f->loop, NULL, NULL, 800);
+    test_run_until(f->loop, NULL, NULL, 800);
     pg_stats_t st;
     pg_stats(f->pg, &st);
     assert_true(st.probes >= 2);
@@ -589,7 +562,7 @@ static void test_destroy_from_inside_a_callback(void **state)
     assert_int_equal(pg_query(f->pg, "SELECT 1", 0, NULL, on_destroy_me, &d), 0);
     assert_int_equal(pg_query(f->pg, "SELECT 2", 0, NULL, on_result, &d.later[1]), 0);
     assert_int_equal(pg_query(f->pg, "SELECT 3", 0, NULL, on_result, &d.later[2]), 0);
-    assert_true(run_until(f->loop, destroyer_done, &d, 5000));
+    assert_true(test_run_until(f->loop, destroyer_done, &d, 5000));
     assert_null(f->pg);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.later[0].calls, 0);

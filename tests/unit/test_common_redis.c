@@ -21,35 +21,9 @@
 #include "common/loop.h"
 #include "common/redis.h"
 
+#include "../lib/test_loop.h"
+
 /* ---- helpers -------------------------------------------------------------- */
-
-typedef bool(cond_fn)(void *arg);
-
-typedef struct {
-    cond_fn *cond;
-    void *arg;
-    uint64_t deadline;
-} waiter_t;
-
-static int waiter_tick(loop_t *loop, int timer_id, void *arg)
-{
-    waiter_t *w = arg;
-    if ((w->cond && w->cond(w->arg)) || loop_now_ms() >= w->deadline)
-        loop_stop(loop);
-    return 0;
-}
-
-static bool run_until(loop_t *loop, cond_fn *cond, void *arg, uint64_t timeout_ms)
-{
-    waiter_t w = {cond, arg, loop_now_ms() + timeout_ms};
-    if (cond && cond(arg))
-        return true;
-    int id = loop_add_timer(loop, 5, 0, waiter_tick, &w);
-    assert_true(id > 0);
-    loop_run(loop);
-    loop_cancel_timer(loop, id);
-    return cond ? cond(arg) : true;
-}
 
 static bool is_ready(void *arg)
 {
@@ -130,7 +104,7 @@ static redis_t *connect_or_skip(fixture_t *f, const redis_options_t *opts)
         skip();
     f->redis = redis_new(f->loop, f->host, f->port, opts);
     assert_non_null(f->redis);
-    assert_true(run_until(f->loop, is_ready, f->redis, 5000));
+    assert_true(test_run_until(f->loop, is_ready, f->redis, 5000));
     return f->redis;
 }
 
@@ -139,7 +113,7 @@ static void command_sync(fixture_t *f, outcome_t *o, int argc, const char **argv
 {
     memset(o, 0, sizeof *o);
     assert_int_equal(redis_command_argv(f->redis, on_reply, o, argc, argv, argvlen), 0);
-    assert_true(run_until(f->loop, outcome_done, o, 5000));
+    assert_true(test_run_until(f->loop, outcome_done, o, 5000));
     assert_int_equal(o->calls, 1);
 }
 
@@ -174,14 +148,14 @@ static void test_connects_and_runs_commands(void **state)
     char key[128];
     snprintf(key, sizeof key, "%s:k", f->prefix);
     assert_int_equal(redis_command(f->redis, on_reply, &o, "SET %s %s EX 60", key, "代表建议"), 0);
-    assert_true(run_until(f->loop, outcome_done, &o, 5000));
+    assert_true(test_run_until(f->loop, outcome_done, &o, 5000));
     assert_true(o.ok);
     assert_int_equal(o.type, REDIS_REPLY_STATUS);
     assert_string_equal(o.str, "OK");
 
     memset(&o, 0, sizeof o);
     assert_int_equal(redis_command(f->redis, on_reply, &o, "GET %s", key), 0);
-    assert_true(run_until(f->loop, outcome_done, &o, 5000));
+    assert_true(test_run_until(f->loop, outcome_done, &o, 5000));
     assert_int_equal(o.type, REDIS_REPLY_STRING);
     assert_string_equal(o.str, "代表建议");
 
@@ -260,7 +234,7 @@ static void test_replies_come_in_order(void **state)
     redis_stats_t st;
     redis_stats(f->redis, &st);
     assert_int_equal(st.in_flight, 500);
-    assert_true(run_until(f->loop, order_done, &order, 5000));
+    assert_true(test_run_until(f->loop, order_done, &order, 5000));
     for (int i = 0; i < 500; i++)
         assert_int_equal(order.seen[i], i + 1);
     outcome_t o;
@@ -282,7 +256,7 @@ static void test_refused_when_not_ready_or_unsupported(void **state)
     assert_non_null(f->redis);
     outcome_t o = {0};
     assert_int_equal(redis_command(f->redis, on_reply, &o, "PING"), -1);
-    run_until(f->loop, NULL, NULL, 1200);
+    test_run_until(f->loop, NULL, NULL, 1200);
     assert_false(redis_ready(f->redis));
     assert_int_equal(o.calls, 0);
     redis_stats_t st;
@@ -300,7 +274,7 @@ static void test_refused_when_not_ready_or_unsupported(void **state)
     assert_int_equal(redis_command_argv(f->redis, on_reply, &o, 2, psub, NULL), -1);
     assert_int_equal(redis_command(f->redis, NULL, &o, "PING"), -1);
     assert_int_equal(redis_command_argv(f->redis, on_reply, &o, 0, psub, NULL), -1);
-    run_until(f->loop, NULL, NULL, 50);
+    test_run_until(f->loop, NULL, NULL, 50);
     assert_int_equal(o.calls, 0);
 }
 
@@ -340,7 +314,7 @@ static void test_command_timeout_drops_and_reconnects(void **state)
     uint64_t start = loop_now_ms();
     assert_int_equal(redis_command(f->redis, on_reply, &slow, "BLPOP %s 3", key), 0);
     assert_int_equal(redis_command(f->redis, on_reply, &behind, "PING"), 0);
-    assert_true(run_until(f->loop, outcome_done, &behind, 3000));
+    assert_true(test_run_until(f->loop, outcome_done, &behind, 3000));
     uint64_t took = loop_now_ms() - start;
     assert_true(took >= 290 && took < 1000);
     assert_int_equal(slow.calls, 1);
@@ -351,7 +325,7 @@ static void test_command_timeout_drops_and_reconnects(void **state)
     assert_non_null(strstr(behind.error, "timed out"));
     assert_false(redis_ready(f->redis));
 
-    assert_true(run_until(f->loop, states_back, &states, 5000));
+    assert_true(test_run_until(f->loop, states_back, &states, 5000));
     outcome_t o;
     const char *ping[] = {"PING"};
     command_sync(f, &o, 1, ping, NULL);
@@ -363,7 +337,7 @@ static void test_command_timeout_drops_and_reconnects(void **state)
     assert_int_equal(st.disconnects, 1);
     assert_int_equal(st.connects, 2);
     /* Exactly once: nothing more arrives when BLPOP's 3 s are up. */
-    run_until(f->loop, NULL, NULL, 100);
+    test_run_until(f->loop, NULL, NULL, 100);
     assert_int_equal(slow.calls, 1);
 }
 
@@ -384,18 +358,18 @@ static void test_killed_connection_reconnects(void **state)
     snprintf(key, sizeof key, "%s:never", f->prefix);
     outcome_t blocked = {0};
     assert_int_equal(redis_command(f->redis, on_reply, &blocked, "BLPOP %s 0.8", key), 0);
-    run_until(f->loop, NULL, NULL, 50);
+    test_run_until(f->loop, NULL, NULL, 50);
     redisReply *r = admin(f, "CLIENT KILL ID %lld", client_id);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
     assert_int_equal(r->integer, 1);
     freeReplyObject(r);
 
-    assert_true(run_until(f->loop, outcome_done, &blocked, 2000));
+    assert_true(test_run_until(f->loop, outcome_done, &blocked, 2000));
     assert_false(blocked.had_reply);
     assert_true(blocked.error[0] != '\0');
     assert_true(states.seen_false);
-    assert_true(run_until(f->loop, states_back, &states, 5000));
+    assert_true(test_run_until(f->loop, states_back, &states, 5000));
     command_sync(f, &o, 2, id, NULL);
     assert_true(o.integer != client_id);
     redis_stats_t st;
@@ -409,7 +383,7 @@ static void test_idle_connection_is_pinged(void **state)
     fixture_t *f = *state;
     redis_options_t opts = {.ping_interval_ms = 100};
     connect_or_skip(f, &opts);
-    run_until(f->loop, NULL, NULL, 700);
+    test_run_until(f->loop, NULL, NULL, 700);
     redis_stats_t st;
     redis_stats(f->redis, &st);
     assert_true(st.pings >= 3);
@@ -433,7 +407,7 @@ static void test_silent_server_is_never_ready(void **state)
     redis_options_t opts = {.command_timeout_ms = 200, .backoff_max_ms = 200};
     f->redis = redis_new(f->loop, "127.0.0.1", ntohs(sa.sin_port), &opts);
     assert_non_null(f->redis);
-    run_until(f->loop, NULL, NULL, 1000);
+    test_run_until(f->loop, NULL, NULL, 1000);
     assert_false(redis_ready(f->redis));
     redis_stats_t st;
     redis_stats(f->redis, &st);
@@ -454,7 +428,7 @@ static void test_destroy_fails_commands_in_flight(void **state)
     assert_int_equal(redis_command(f->redis, on_reply, &o[0], "BLPOP %s 1", key), 0);
     assert_int_equal(redis_command(f->redis, on_reply, &o[1], "PING"), 0);
     assert_int_equal(redis_command(f->redis, on_reply, &o[2], "PING"), 0);
-    run_until(f->loop, NULL, NULL, 20);
+    test_run_until(f->loop, NULL, NULL, 20);
     redis_destroy(&f->redis);
     assert_null(f->redis);
     for (int i = 0; i < 3; i++) {
@@ -495,7 +469,7 @@ static void test_destroy_from_inside_a_callback(void **state)
     assert_int_equal(redis_command(f->redis, on_destroy_me, &d, "PING"), 0);
     assert_int_equal(redis_command(f->redis, on_reply, &d.later[1], "PING"), 0);
     assert_int_equal(redis_command(f->redis, on_reply, &d.later[2], "BLPOP %s 1", key), 0);
-    assert_true(run_until(f->loop, destroyer_done, &d, 3000));
+    assert_true(test_run_until(f->loop, destroyer_done, &d, 3000));
     assert_null(f->redis);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.later[0].calls, 0);
