@@ -53,6 +53,7 @@ struct workpool_t {
     unsigned batching;         /* batches running */
     int64_t last_batch_end_us; /* when the last batch ended (s_gather) */
     size_t last_batch_size;
+    size_t last_batch_queued; /* jobs waiting when it ended */
     workpool_startup_fn *startup_fn;
     void *startup_arg;
     bool startup_claimed; /* under todo_mx */
@@ -239,7 +240,10 @@ static void s_gather(workpool_t *pool)
         until.tv_nsec -= 1000000000L;
     }
     size_t max = pool->ops.batch_max ? pool->ops.batch_max : 1;
-    size_t want = pool->last_batch_size * 2 < max ? pool->last_batch_size * 2 : max;
+    /* every job that was waiting when the last batch ended, and every one
+     * it answered (their clients are about to send the next) */
+    size_t back = pool->last_batch_size + pool->last_batch_queued;
+    size_t want = back < max ? back : max;
     pool->batching++;
     while (!pool->stopping && pool->todo_len < want &&
            pthread_cond_timedwait(&pool->todo_cv, &pool->todo_mx, &until) == 0)
@@ -334,6 +338,7 @@ static void *s_worker_main(void *arg)
             pool->batching--;
             pool->last_batch_end_us = clock_mono_us();
             pool->last_batch_size = n;
+            pool->last_batch_queued = pool->todo_len;
             /* what gathered meanwhile is the next batch: wake a worker */
             pthread_cond_signal(&pool->todo_cv);
             pthread_mutex_unlock(&pool->todo_mx);

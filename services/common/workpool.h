@@ -71,8 +71,9 @@ typedef struct {
      * those that waited meanwhile: with a few clients the batches settle at
      * half their number each. So when a batch is next and the last one
      * ended less than gather_load_us ago, the worker waits up to gather_us
-     * for those jobs (until twice the last batch is queued). A job that
-     * comes alone never waits. */
+     * for those jobs (until as many are queued as the last batch answered
+     * plus those that were waiting when it ended). A job that comes alone
+     * never waits. */
     unsigned gather_us;
     unsigned gather_load_us;
 
