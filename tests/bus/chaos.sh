@@ -14,7 +14,9 @@ B=${B:-build}
 source var/services.env
 RATE=${CHAOS_RATE:-450}
 KILLS=${CHAOS_KILLS:-11}
-PORT=${CHAOS_PORT:-$((20000 + RANDOM % 20000))}
+# below the kernel's ephemeral range (32768-), where no outgoing connection
+# can hold it
+PORT=${CHAOS_PORT:-$((20000 + RANDOM % 12000))}
 EP=tcp://127.0.0.1:$PORT
 LOG=$ROOT/$B/chaos-bus
 mkdir -p "$LOG"

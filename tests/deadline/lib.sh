@@ -23,13 +23,19 @@ B=${B:-build}
 ADMIN=${LIAISON_PG_ADMIN_DSN:-}
 DL_PID= DL_UP_I= DL_UP_R=
 
+# A port nothing listens on, below the kernel's ephemeral range: a port in
+# that range may be the local end of any outgoing connection (to PostgreSQL,
+# Redis, a daemon), which no connect test sees and which makes a listen on it
+# fail with "Address already in use".
 dl_free_port() {
-  local p
+  local p lo
+  lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+  lo=${lo:-32768}
   for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
-  echo $((20000 + RANDOM % 30000))
+  echo $((10000 + RANDOM % (lo - 10000)))
 }
 
 dl_psql() { psql "$ADMIN" -X -q -v ON_ERROR_STOP=1 -At "$@"; }
