@@ -54,6 +54,15 @@ static PGresult *s_schemas(PGconn *c)
                    0, NULL);
 }
 
+/* Schema i of s_schemas() as an SQL identifier and as a literal (the
+ * caller frees both with PQfreemem). */
+static void s_schema_names(PGconn *c, PGresult *schemas, int i, char **id, char **lit)
+{
+    const char *name = PQgetvalue(schemas, i, 0);
+    *id = PQescapeIdentifier(c, name, strlen(name));
+    *lit = PQescapeLiteral(c, name, strlen(name));
+}
+
 static int s_status(PGconn *c, bool json)
 {
     PGresult *schemas = s_schemas(c);
@@ -68,10 +77,8 @@ static int s_status(PGconn *c, bool json)
             "WITH heads AS (SELECT NULL::text AS schema, NULL::text AS stream, 0::bigint AS head "
             "WHERE false");
     for (int i = 0; i < PQntuples(schemas); i++) {
-        char *id =
-            PQescapeIdentifier(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
-        char *lit =
-            PQescapeLiteral(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        char *id, *lit;
+        s_schema_names(c, schemas, i, &id, &lit);
         fprintf(m, " UNION ALL SELECT %s, stream, head FROM %s.bus_stream_head", lit, id);
         PQfreemem(id);
         PQfreemem(lit);
@@ -79,10 +86,8 @@ static int s_status(PGconn *c, bool json)
     fprintf(m, "), pos AS (SELECT NULL::text AS schema, ''::text AS consumer, ''::text AS stream, "
                "0::bigint AS position, 0::bigint AS dead, now() AS updated_at WHERE false");
     for (int i = 0; i < PQntuples(schemas); i++) {
-        char *id =
-            PQescapeIdentifier(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
-        char *lit =
-            PQescapeLiteral(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        char *id, *lit;
+        s_schema_names(c, schemas, i, &id, &lit);
         fprintf(m,
                 " UNION ALL SELECT %s, consumer, stream, position, "
                 "(SELECT count(*) FROM %s.bus_dead_letter d WHERE d.consumer = p.consumer "
@@ -98,10 +103,8 @@ static int s_status(PGconn *c, bool json)
     fprintf(m, ") SELECT h.schema, h.stream, h.head, p.schema, p.consumer, p.position, "
                "h.head - p.position, p.dead, p.updated_at, CASE h.schema");
     for (int i = 0; i < PQntuples(schemas); i++) {
-        char *id =
-            PQescapeIdentifier(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
-        char *lit =
-            PQescapeLiteral(c, PQgetvalue(schemas, i, 0), strlen(PQgetvalue(schemas, i, 0)));
+        char *id, *lit;
+        s_schema_names(c, schemas, i, &id, &lit);
         fprintf(m,
                 " WHEN %s THEN (SELECT floor(extract(epoch FROM now() - o.sequenced_at))::bigint "
                 "FROM %s.bus_outbox o WHERE o.stream = h.stream AND o.seq = p.position + 1)",

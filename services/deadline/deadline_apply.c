@@ -43,6 +43,7 @@
 
 #include "common/auth.h"
 #include "common/bus_consumer.h"
+#include "common/directory.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "deadline/deadline.h"
@@ -186,26 +187,6 @@ static const char *s_item_kind(int kind)
     }
 }
 
-static const char *s_staff_role(int role)
-{
-    switch (role) {
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICE:
-        return "liaison-office";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICER:
-        return "liaison-officer";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_DEPARTMENT_HEAD:
-        return "department-head";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_HANDLER:
-        return "handler";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_COURT_LEADER:
-        return "court-leader";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_PRESIDENT:
-        return "president";
-    default:
-        return NULL;
-    }
-}
-
 /* A PostgreSQL text[] literal of n strings, each quoted (ids come from the
  * bus, which is outside input: a quote or a brace must not split them).
  * NULL when out of memory; the caller frees. */
@@ -246,7 +227,7 @@ static const char *s_deputy_at(void *arg, size_t i)
 
 static const char *s_role_at(void *arg, size_t i)
 {
-    const char *r = s_staff_role(((const int *)arg)[i]);
+    const char *r = directory_staff_role_name(((const int *)arg)[i]);
     return r ? r : "";
 }
 

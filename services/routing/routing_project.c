@@ -18,6 +18,7 @@
 
 #include "common/auth.h"
 #include "common/bus.h"
+#include "common/directory.h"
 #include "common/log.h"
 #include "common/pg.h"
 #include "domain/lifecycle.h"
@@ -268,26 +269,6 @@ static bus_apply_t s_item_corrected(PGconn *conn, const Liaison__V1__Envelope *e
     return rc;
 }
 
-static const char *s_staff_role(Liaison__V1__StaffRole r)
-{
-    switch (r) {
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICE:
-        return "liaison-office";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_LIAISON_OFFICER:
-        return "liaison-officer";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_DEPARTMENT_HEAD:
-        return "department-head";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_HANDLER:
-        return "handler";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_COURT_LEADER:
-        return "court-leader";
-    case LIAISON__V1__STAFF_ROLE__STAFF_ROLE_PRESIDENT:
-        return "president";
-    default:
-        return NULL;
-    }
-}
-
 static const char *s_department_kind(Liaison__V1__DepartmentKind k)
 {
     switch (k) {
@@ -380,7 +361,7 @@ static bus_apply_t s_directory(PGconn *conn, const Liaison__V1__Envelope *env, c
         char roles[256] = "{";
         size_t n = 1;
         for (size_t i = 0; i < m->n_roles; i++) {
-            const char *r = s_staff_role(m->roles[i]);
+            const char *r = directory_staff_role_name(m->roles[i]);
             if (r && n + strlen(r) + 2 < sizeof roles)
                 n += (size_t)snprintf(roles + n, sizeof roles - n, "%s%s", n > 1 ? "," : "", r);
         }

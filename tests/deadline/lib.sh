@@ -7,6 +7,7 @@
 # and the daemon's configuration. Never touches the shared schemas or flushes
 # the shared Redis.
 #
+#   dl_require                skip the test (TAP) without PostgreSQL, Redis or the binaries
 #   dl_setup NAME             schemas, ports, config (DL_* variables)
 #   dl_start_upstream         bus_producer for intake and routing
 #   dl_start_daemon           liaison-deadline in the background (DL_PID)
@@ -36,6 +37,17 @@ dl_free_port() {
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
   echo $((10000 + RANDOM % (lo - 10000)))
+}
+
+# What a deadline test needs, or the whole test is skipped with the reason
+# (TAP, tests/lib/tap.sh): PostgreSQL, the daemon and the test tools, Redis.
+dl_require() {
+  [ -n "$ADMIN" ] || skip_all "no PostgreSQL (scripts/services up)"
+  local t
+  for t in "$B/bin/liaison-deadline" "$B/tests/bus_producer" "$B/tests/dl_publish"; do
+    [ -x "$t" ] || skip_all "$t not built"
+  done
+  redis-cli -p "${LIAISON_REDIS_PORT:-63815}" ping >/dev/null 2>&1 || skip_all "no Redis"
 }
 
 dl_psql() { psql "$ADMIN" -X -q -v ON_ERROR_STOP=1 -At "$@"; }

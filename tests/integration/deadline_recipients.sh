@@ -21,11 +21,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 source tests/lib/tap.sh
 source tests/deadline/lib.sh
-[ -n "$ADMIN" ] || skip_all "no PostgreSQL (scripts/services up)"
-for t in "$B/bin/liaison-deadline" "$B/tests/bus_producer" "$B/tests/dl_publish"; do
-  [ -x "$t" ] || skip_all "$t not built"
-done
-redis-cli -p "${LIAISON_REDIS_PORT:-63815}" ping >/dev/null 2>&1 || skip_all "no Redis"
+dl_require
 
 trap dl_teardown EXIT
 dl_setup "dlrcpt_$$" || { echo "not ok 1 - setup"; exit 1; }
