@@ -125,7 +125,7 @@ static int s_handler(http_request_t *req, void *arg)
     job_t *job = calloc(1, sizeof *job);
     if (!job)
         return -1;
-    job->court = http_jobs_param(req, "court", NULL);
+    job->court = http_jobs_param(req, "court", (char *)NULL);
     job->key = http_jobs_header(req, "Idempotency-Key");
     if (http_jobs_body(req, &job->body, &job->body_len) != 0 ||
         !(job->query = http_jobs_query(req, s_query_names))) {
