@@ -192,6 +192,9 @@ int deadline_court_load(PGconn *conn, deadline_ctx_t *ctx, const char *court, do
                         char *reason, size_t reason_size);
 /* The same for every projected court (before a recompute). 0 or -1 (*error). */
 int deadline_court_load_all(PGconn *conn, deadline_ctx_t *ctx, char **error);
+/* The same for the courts of `courts`, a text[] literal (NULL: every
+ * court), in one read: the courts of a batch of stages about to fire. */
+int deadline_court_load_list(PGconn *conn, deadline_ctx_t *ctx, const char *courts, char **error);
 
 /* The court's rules, and its calendar derived from `base` (ctx->calendar, or
  * a new one a recompute is trying). A court the cache holds no overrides for

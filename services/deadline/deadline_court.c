@@ -306,10 +306,18 @@ int deadline_court_load(PGconn *conn, deadline_ctx_t *ctx, const char *court, do
 
 int deadline_court_load_all(PGconn *conn, deadline_ctx_t *ctx, char **error)
 {
+    return deadline_court_load_list(conn, ctx, NULL, error);
+}
+
+int deadline_court_load_list(PGconn *conn, deadline_ctx_t *ctx, const char *courts, char **error)
+{
+    const char *p[1] = {courts};
     PGresult *r = pg_exec_blocking(conn,
                                    "SELECT court_id, revision, rule_overrides::text, "
-                                   "  calendar_overrides FROM court ORDER BY court_id",
-                                   0, NULL, error);
+                                   "  calendar_overrides FROM court "
+                                   "WHERE $1::text[] IS NULL OR court_id = ANY($1::text[]) "
+                                   "ORDER BY court_id",
+                                   1, p, error);
     if (!r)
         return -1;
     /* A court whose stored overrides are unusable keeps its entry as it

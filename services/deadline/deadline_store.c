@@ -886,6 +886,9 @@ enum {
     F_LO_NAME,
 };
 
+/* A deadline with no department is the liaison office's own (the transfer
+ * of Art. 15: 审批后二日内转交): the office stands as its department, and its
+ * supervising leader is the one an escalation tells (Art. 20). */
 #define FIRE_SELECT                                                                                \
     "SELECT d.id, d.court_id, d.item_id, d.rule_id, d.round, "                                     \
     "  coalesce(dep.department_id, d.department_id), "                                             \
@@ -1085,18 +1088,25 @@ int deadline_fire(PGconn *conn, deadline_ctx_t *ctx, const char *const *ids, siz
     t_sel = clock_mono_us();
     int rows = PQntuples(sel);
     /* Each court's rules (whom a stage tells) as its projected row has them
-     * now: one read per court of the batch, in this transaction. */
-    for (int i = 0; i < rows; i++) {
-        const char *court = PQgetvalue(sel, i, F_COURT);
-        bool seen = false;
-        for (int k = 0; k < i && !seen; k++)
-            seen = strcmp(PQgetvalue(sel, k, F_COURT), court) == 0;
-        domain_zone_t zone;
-        char why[160];
-        if (!seen && deadline_court_load(conn, ctx, court, &zone, why, sizeof why) != 0) {
-            *error = strdup(why);
+     * now: one read for the courts of the batch, in this transaction. */
+    if (rows > 0) {
+        const char **courts = calloc((size_t)rows, sizeof *courts);
+        if (!courts)
+            goto oom;
+        for (int i = 0; i < rows; i++)
+            courts[i] = PQgetvalue(sel, i, F_COURT);
+        qsort(courts, (size_t)rows, sizeof *courts, s_cmp_id);
+        arr_open(&a1);
+        for (int i = 0; i < rows; i++)
+            if (i == 0 || strcmp(courts[i], courts[i - 1]) != 0)
+                arr_str(&a1, courts[i]);
+        arr_close(&a1);
+        free(courts);
+        if (a1.failed)
+            goto oom;
+        if (deadline_court_load_list(conn, ctx, a1.data, error) != 0)
             goto out;
-        }
+        sb_reset(&a1);
     }
     *later = calloc((size_t)rows + 1, sizeof **later);
     if (!*later)
