@@ -70,6 +70,10 @@ static const key_def_t s_keys[] = {
 
     /* intake: worker threads, each with its own Postgres connection */
     {"intake", "workers", T_INT, "8", 1, 64, NULL, 0},
+    /* intake: how long the next batch of registrations may wait for those
+     * its predecessor answered, while the load goes on (0 = never waits;
+     * common/workpool.h, gather_us) */
+    {"intake", "batch_gather", T_DURATION, "1ms", 0, 0, NULL, 0},
     /* intake: a file holding a token ensured as an operator token at start ("" = none) */
     {"intake", "bootstrap_token_file", T_STRING, "", 0, 0, NULL, 0},
 

@@ -145,8 +145,11 @@ typedef struct intake_pool_t intake_pool_t;
 /* Called on the loop thread with each finished job (the callee owns it). */
 typedef void(intake_done_fn)(intake_job_t *job, void *arg);
 
+/* gather_us: how long a batch may wait for more registrations under load
+ * ([intake] batch_gather; workpool_ops_t.gather_us). */
 intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers, size_t queue_max,
-                               liaison_clock_t *clock, intake_done_fn *done, void *arg);
+                               unsigned gather_us, liaison_clock_t *clock, intake_done_fn *done,
+                               void *arg);
 /* Stops the workers after their current job; unfinished jobs are freed
  * (their requests are answered by the HTTP server's shutdown). */
 void intake_pool_destroy(intake_pool_t **self_p);

@@ -562,10 +562,6 @@ static const workpool_ops_t s_ops = {
     .worker_size = sizeof(worker_cache_t),
     .batch_max = INTAKE_BATCH_MAX,
     .batches_max = 1,
-    /* up to 1 ms for the registrations the last batch answered, while the
-     * load goes on (a batch ended less than 20 ms ago) */
-    .gather_us = 1000,
-    .gather_load_us = 20000,
     .run = s_run,
     .run_batch = s_run_batch,
     .apart = s_apart,
@@ -576,7 +572,8 @@ static const workpool_ops_t s_ops = {
 };
 
 intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers, size_t queue_max,
-                               liaison_clock_t *clock, intake_done_fn *done, void *arg)
+                               unsigned gather_us, liaison_clock_t *clock, intake_done_fn *done,
+                               void *arg)
 {
     intake_pool_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -584,7 +581,12 @@ intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t worker
     self->done_fn = done;
     self->done_arg = arg;
     pthread_mutex_init(&self->serial_mx, NULL);
-    self->work = workpool_new(loop, &s_ops, self, conninfo, workers, queue_max, clock);
+    /* [intake] batch_gather, while the load goes on: a batch ended less
+     * than twenty windows ago */
+    workpool_ops_t ops = s_ops;
+    ops.gather_us = gather_us;
+    ops.gather_load_us = 20 * gather_us;
+    self->work = workpool_new(loop, &ops, self, conninfo, workers, queue_max, clock);
     if (!self->work) {
         intake_pool_destroy(&self);
         return NULL;
