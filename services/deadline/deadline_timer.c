@@ -617,6 +617,17 @@ static void s_reload_calendar(deadline_timer_thread_t *self)
              changed);
 }
 
+/* A thread's own connections, closed as it ends. */
+static void s_disconnect(deadline_timer_thread_t *self)
+{
+    if (self->redis)
+        redisFree(self->redis);
+    self->redis = NULL;
+    if (self->pg)
+        PQfinish(self->pg);
+    self->pg = NULL;
+}
+
 /* A worker: claims and fires only; the primary does everything else. Two
  * workers keep PostgreSQL busy on both cores of a small machine while the
  * other builds its next batch (make bench-deadline). */
@@ -635,12 +646,7 @@ static void *s_run_worker(void *arg)
         if (claimed < (long)self->cfg.batch)
             s_sleep_ms(self->cfg.poll_ms);
     }
-    if (self->redis)
-        redisFree(self->redis);
-    self->redis = NULL;
-    if (self->pg)
-        PQfinish(self->pg);
-    self->pg = NULL;
+    s_disconnect(self);
     return NULL;
 }
 
@@ -712,12 +718,7 @@ static void *s_run(void *arg)
         if (claimed < (long)self->cfg.batch && swept < (long)self->cfg.batch)
             s_sleep_ms(self->cfg.poll_ms);
     }
-    if (self->redis)
-        redisFree(self->redis);
-    self->redis = NULL;
-    if (self->pg)
-        PQfinish(self->pg);
-    self->pg = NULL;
+    s_disconnect(self);
     return NULL;
 }
 

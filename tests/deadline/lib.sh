@@ -41,6 +41,12 @@ dl_free_port() {
 
 # What a deadline test needs, or the whole test is skipped with the reason
 # (TAP, tests/lib/tap.sh): PostgreSQL, the daemon and the test tools, Redis.
+# Checks against the test's schema: q SQL prints the result; eq SQL WANT;
+# waitq SQL WANT [SECONDS] waits for it (tests/lib/tap.sh's wait_for).
+q() { dl_sql "$1"; }
+eq() { [ "$(q "$1")" = "$2" ]; }
+waitq() { wait_for "${3:-15}" eq "$1" "$2"; }
+
 dl_require() {
   [ -n "$ADMIN" ] || skip_all "no PostgreSQL (scripts/services up)"
   local t

@@ -26,9 +26,6 @@ cp deploy/calendar/work-calendar.txt "$DL_DIR/calendar.txt"
 DL_CALENDAR=$DL_DIR/calendar.txt
 dl_write_config
 
-q() { dl_sql "$1"; }
-eq() { [ "$(q "$1")" = "$2" ]; }
-waitq() { wait_for "${3:-15}" eq "$1" "$2"; }
 did() { q "SELECT id FROM deadline WHERE item_id = '$1' AND rule_id = '${2:-answer-between}'"; }
 # A deadline's stages as kind@MM-DD HH (court-local), in order.
 stages() {

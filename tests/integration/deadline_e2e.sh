@@ -31,9 +31,6 @@ mv "$DL_CALENDAR" "$DL_DIR/calendar.txt"
 DL_CALENDAR=$DL_DIR/calendar.txt
 dl_write_config
 
-q() { dl_sql "$1"; }
-eq() { [ "$(q "$1")" = "$2" ]; }
-waitq() { wait_for "${3:-15}" eq "$1" "$2"; }
 # A's deadline id by item and rule.
 did() { q "SELECT id FROM deadline WHERE item_id = '$1' AND rule_id = '$2' AND round = ${3:-1}"; }
 kinds() { q "SELECT string_agg(kind, ' ' ORDER BY id) FROM deadline_history WHERE deadline_id = '$1'"; }

@@ -26,9 +26,6 @@ dl_require
 trap dl_teardown EXIT
 dl_setup "dlrcpt_$$" || { echo "not ok 1 - setup"; exit 1; }
 
-q() { dl_sql "$1"; }
-eq() { [ "$(q "$1")" = "$2" ]; }
-waitq() { wait_for "${3:-15}" eq "$1" "$2"; }
 did() { q "SELECT id FROM deadline WHERE item_id = '$1' AND rule_id = '$2' AND round = ${3:-1}"; }
 hist() { q "SELECT string_agg(kind, ' ' ORDER BY id) FROM deadline_history WHERE deadline_id = '$1'"; }
 

@@ -27,9 +27,7 @@ trap 'dl_teardown; routing_teardown' EXIT
 dl_start_daemon
 ok "deadline daemon ready beside intake and routing" wait_for 10 dl_ready
 
-q() { dl_sql "$1"; }
-eq() { [ "$(q "$1")" = "$2" ]; }
-waitq() { wait_for "${3:-20}" eq "$1" "$2"; }
+waitq() { wait_for "${3:-20}" eq "$1" "$2"; } # the whole stack: a little longer
 XZ=$(sql "SELECT md5('department/$COURT/xz')::uuid")
 S03=$(sql "SELECT md5('staff/$COURT/s03')::uuid")
 
