@@ -46,7 +46,9 @@ struct workpool_t {
     size_t queue_max;
 
     pthread_mutex_t todo_mx;
-    pthread_cond_t todo_cv;
+    pthread_cond_t todo_cv;   /* a job a worker may take now */
+    pthread_cond_t gather_cv; /* a job for the gathering worker (s_gather) */
+    bool gathering;
     workpool_job_t *todo_head, *todo_tail;
     size_t todo_len;
     bool stopping;
@@ -147,19 +149,22 @@ static bool s_worker_connect(workpool_worker_t *w)
     return true;
 }
 
-static void s_worker_finish(workpool_t *pool, workpool_job_t *job)
+/* Hand jobs back to the loop: one lock and one wake-up for the lot. */
+static void s_worker_finish(workpool_t *pool, workpool_job_t **jobs, size_t n)
 {
-    job->next = NULL;
     pthread_mutex_lock(&pool->done_mx);
-    if (pool->done_tail)
-        pool->done_tail->next = job;
-    else
-        pool->done_head = job;
-    pool->done_tail = job;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i]->next = NULL;
+        if (pool->done_tail)
+            pool->done_tail->next = jobs[i];
+        else
+            pool->done_head = jobs[i];
+        pool->done_tail = jobs[i];
+    }
     pthread_mutex_unlock(&pool->done_mx);
     uint64_t one = 1;
-    ssize_t n = write(pool->efd, &one, sizeof one);
-    (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
+    ssize_t wrote = write(pool->efd, &one, sizeof one);
+    (void)wrote; /* EAGAIN: the counter is already non-zero, the loop will wake */
 }
 
 /* May a worker take a job now? Under todo_mx. */
@@ -245,9 +250,11 @@ static void s_gather(workpool_t *pool)
     size_t back = pool->last_batch_size + pool->last_batch_queued;
     size_t want = back < max ? back : max;
     pool->batching++;
+    pool->gathering = true;
     while (!pool->stopping && pool->todo_len < want &&
-           pthread_cond_timedwait(&pool->todo_cv, &pool->todo_mx, &until) == 0)
+           pthread_cond_timedwait(&pool->gather_cv, &pool->todo_mx, &until) == 0)
         ;
+    pool->gathering = false;
     pool->batching--;
 }
 
@@ -339,12 +346,12 @@ static void *s_worker_main(void *arg)
             pool->last_batch_end_us = clock_mono_us();
             pool->last_batch_size = n;
             pool->last_batch_queued = pool->todo_len;
-            /* what gathered meanwhile is the next batch: wake a worker */
-            pthread_cond_signal(&pool->todo_cv);
+            /* What gathered meanwhile is the next batch. Nobody is woken
+             * for it: this worker takes it as soon as it has handed these
+             * back, and a job that comes in between wakes one (submit). */
             pthread_mutex_unlock(&pool->todo_mx);
         }
-        for (size_t i = 0; i < n; i++)
-            s_worker_finish(pool, jobs[i]);
+        s_worker_finish(pool, jobs, n);
     }
     free(jobs);
     if (w->conn)
@@ -396,6 +403,7 @@ workpool_t *workpool_new(loop_t *loop, const workpool_ops_t *ops, void *arg, con
     self->workers = calloc(workers, sizeof *self->workers);
     pthread_mutex_init(&self->todo_mx, NULL);
     pthread_cond_init(&self->todo_cv, NULL);
+    pthread_cond_init(&self->gather_cv, NULL);
     pthread_mutex_init(&self->done_mx, NULL);
     if (!self->conninfo || self->efd < 0 || !self->workers ||
         loop_add_fd(loop, self->efd, ZMQ_POLLIN, s_on_done, self) != 0) {
@@ -445,6 +453,7 @@ void workpool_destroy(workpool_t **self_p)
     pthread_mutex_lock(&self->todo_mx);
     self->stopping = true;
     pthread_cond_broadcast(&self->todo_cv);
+    pthread_cond_broadcast(&self->gather_cv);
     pthread_mutex_unlock(&self->todo_mx);
     for (size_t i = 0; self->workers && i < self->n_workers; i++)
         if (self->workers[i].started)
@@ -465,6 +474,7 @@ void workpool_destroy(workpool_t **self_p)
     }
     pthread_mutex_destroy(&self->todo_mx);
     pthread_cond_destroy(&self->todo_cv);
+    pthread_cond_destroy(&self->gather_cv);
     pthread_mutex_destroy(&self->done_mx);
     for (size_t i = 0; self->workers && i < self->n_workers; i++)
         free(self->workers[i].state);
@@ -488,7 +498,13 @@ int workpool_submit(workpool_t *self, workpool_job_t *job)
         self->todo_head = job;
     self->todo_tail = job;
     self->todo_len++;
-    pthread_cond_signal(&self->todo_cv);
+    /* Wake whoever can use it: the worker gathering the next batch, or an
+     * idle worker if one may take the job now. A batch job while batches
+     * run wakes nobody: the worker that ends a batch takes the next. */
+    if (job->batch && self->gathering)
+        pthread_cond_signal(&self->gather_cv);
+    else if (!job->batch || self->batching < self->ops.batches_max)
+        pthread_cond_signal(&self->todo_cv);
     pthread_mutex_unlock(&self->todo_mx);
     self->in_flight++;
     return 0;
