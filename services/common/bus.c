@@ -29,13 +29,32 @@ bool bus_uuid_valid(const char *s)
     return true;
 }
 
+/* Random bytes for ids. Taken from the kernel a block at a time per thread:
+ * an id per event, item, deadline and notice would otherwise cost a system
+ * call each. The daemons do not fork once their threads run, so no two
+ * processes share a block. */
+#define RANDOM_BLOCK 512
 static void s_random(uint8_t *b, size_t len)
 {
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = getrandom(b + got, len - got, 0);
-        if (n > 0)
-            got += (size_t)n;
+    static _Thread_local uint8_t block[RANDOM_BLOCK];
+    static _Thread_local size_t left;
+    while (len > 0) {
+        if (left == 0) {
+            size_t got = 0;
+            while (got < sizeof block) {
+                ssize_t n = getrandom(block + got, sizeof block - got, 0);
+                if (n > 0)
+                    got += (size_t)n;
+            }
+            left = sizeof block;
+        }
+        size_t take = len < left ? len : left;
+        uint8_t *from = block + sizeof block - left;
+        memcpy(b, from, take);
+        memset(from, 0, take); /* a byte given out is not kept */
+        left -= take;
+        b += take;
+        len -= take;
     }
 }
 
