@@ -42,6 +42,18 @@ static const char s_lock_sql[] = "SELECT pg_try_advisory_lock(hashtext('liaison.
 static const char s_head_sql[] = "SELECT head FROM bus_stream_head WHERE stream = $1";
 static const char s_ensure_sql[] =
     "INSERT INTO bus_stream_head (stream) VALUES ($1) ON CONFLICT (stream) DO NOTHING";
+/* Is there anything to position? And where is the head? One read, no
+ * transaction of its own: most rounds stop here (after each COMMIT of the
+ * producer, whose own rows may already carry their positions, see
+ * deploy/sql/intake/009). */
+static const char s_peek_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM bus_outbox WHERE stream = $1 AND seq IS NULL), "
+    "(SELECT head FROM bus_stream_head WHERE stream = $1)";
+/* Before the round, in its REPEATABLE READ transaction and before its
+ * snapshot: no producer positioning its own rows (they update the head row)
+ * is in flight or can start, and a second sequencer waits here too. So the
+ * snapshot sees the head as it is, and the round cannot fail on it. */
+static const char s_fence_sql[] = "LOCK TABLE bus_stream_head IN SHARE ROW EXCLUSIVE MODE";
 /* One round. The head row is locked first; the candidates are the committed
  * rows without a position, oldest id first, at most $2; each gets head + its
  * rank; the head moves by the number numbered. All in one statement, in a
@@ -204,12 +216,36 @@ static void s_on_commit(pg_t *pg, const PGresult *res, const char *error, void *
     s_step_done(self, true);
 }
 
+static void s_on_peek(pg_t *pg, const PGresult *res, const char *error, void *arg)
+{
+    bus_sequencer_t *self = arg;
+    if (!error && PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) && !self->destroying) {
+        self->round_head = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+            self->round_ok = true; /* nothing to position */
+        } else {
+            char batch[16];
+            snprintf(batch, sizeof batch, "%u", self->batch);
+            const char *params[2] = {self->stream, batch};
+            if (s_queue(self, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, s_on_ignore) ==
+                0) {
+                s_queue(self, s_fence_sql, 0, NULL, s_on_ignore);
+                s_queue(self, s_round_sql, 2, params, s_on_round);
+                s_queue(self, "COMMIT", 0, NULL, s_on_commit);
+            }
+        }
+    }
+    s_step_done(self, true);
+}
+
 static int s_queue(bus_sequencer_t *self, const char *sql, int n, const char *const *params,
                    pg_result_fn *fn)
 {
     /* the round runs after every commit of the producer: planned once per
      * connection (its CTEs cost more to plan than to run) */
-    const char *stmt = sql == s_round_sql ? "liaison_bus_round" : NULL;
+    const char *stmt = sql == s_round_sql  ? "liaison_bus_round"
+                       : sql == s_peek_sql ? "liaison_bus_peek"
+                                           : NULL;
     if (pg_query_prepared(self->pg, stmt, sql, n, params, fn, self) != 0)
         return -1;
     self->inflight++;
@@ -241,15 +277,9 @@ static void s_step(bus_sequencer_t *self)
         s_step_done(self, false);
         return;
     }
-    char batch[16];
-    snprintf(batch, sizeof batch, "%u", self->batch);
-    params[1] = batch;
     self->round_ok = false;
     self->round_count = 0;
-    if (s_queue(self, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, s_on_ignore) == 0) {
-        s_queue(self, s_round_sql, 2, params, s_on_round);
-        s_queue(self, "COMMIT", 0, NULL, s_on_commit);
-    }
+    s_queue(self, s_peek_sql, 1, params, s_on_peek);
     s_step_done(self, true);
 }
 

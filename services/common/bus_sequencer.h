@@ -3,7 +3,13 @@
  * Gives committed outbox rows (seq NULL) their positions: in short
  * transactions it takes the unsequenced rows in id order and numbers them
  * head+1, head+2, ... while advancing the stream's head row in the same
- * transaction. Hence positions are
+ * transaction. A producer may also position its own rows in its own
+ * transaction by moving the head row itself (intake's registrations,
+ * deploy/sql/intake/009); the head row's lock orders the two. Each round
+ * first reads whether anything waits and where the head is (no transaction,
+ * nothing written), and runs the numbering transaction only when something
+ * waits: REPEATABLE READ, after locking the head table against such
+ * producers, so its snapshot sees the head as it is. Hence positions are
  *   - gapless: head and the numbers it covers commit together or not at all;
  *   - given only to committed events: a row of an open transaction is not
  *     visible to the sequencer, and it gets its position in a later round;

@@ -198,8 +198,11 @@ static void tb_producer_stop(tb_producer_t *p)
 
 /* ---- events --------------------------------------------------------------- */
 
-static int tb_publish(PGconn *c, const char *stream, const char *type, const char *payload,
-                      char event_id[37])
+/* positioned: the event takes the stream's next position in the caller's
+ * transaction, by moving the head row itself (as intake's registrations
+ * do, deploy/sql/intake/009), instead of waiting for the sequencer. */
+static int tb_publish_as(PGconn *c, const char *stream, const char *type, const char *payload,
+                         char event_id[37], bool positioned)
 {
     char id[37];
     bus_uuid4(id);
@@ -219,12 +222,47 @@ static int tb_publish(PGconn *c, const char *stream, const char *type, const cha
     env.payload.data = (uint8_t *)payload;
     env.payload.len = strlen(payload);
     char *error = NULL;
-    if (bus_publish(c, &env, &error) != 0) {
-        fprintf(stderr, "publish: %s\n", error);
+    if (!positioned) {
+        if (bus_publish(c, &env, &error) != 0) {
+            fprintf(stderr, "publish: %s\n", error);
+            free(error);
+            return -1;
+        }
+        return 0;
+    }
+    uint8_t *buf;
+    size_t len;
+    if (bus_envelope_pack(&env, &buf, &len, &error) != 0) {
+        fprintf(stderr, "pack: %s\n", error);
         free(error);
         return -1;
     }
-    return 0;
+    const char *values[4] = {stream, id, type, (const char *)buf};
+    int lengths[4] = {0, 0, 0, (int)len};
+    int formats[4] = {0, 0, 0, 1};
+    PGresult *res = PQexecParams(
+        c,
+        "WITH h AS (UPDATE bus_stream_head SET head = head + 1, updated_at = now() "
+        "WHERE stream = $1 RETURNING head) "
+        "INSERT INTO bus_outbox (stream, seq, sequenced_at, event_id, type, envelope) "
+        "SELECT $1, h.head, now(), $2::uuid, $3, $4 FROM h",
+        4, NULL, values, lengths, formats, 0);
+    free(buf);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    bool no_head = ok && atoi(PQcmdTuples(res)) == 0;
+    if (!ok)
+        fprintf(stderr, "positioned publish: %s\n", PQresultErrorMessage(res));
+    PQclear(res);
+    /* no head row yet (no sequencer elected): the sequencer positions it */
+    if (no_head)
+        return tb_publish_as(c, stream, type, payload, event_id, false);
+    return ok ? 0 : -1;
+}
+
+static int tb_publish(PGconn *c, const char *stream, const char *type, const char *payload,
+                      char event_id[37])
+{
+    return tb_publish_as(c, stream, type, payload, event_id, false);
 }
 
 /* The consumers' effect: one row per applied event, in application order

@@ -6,7 +6,11 @@
  * allocated in one order and committed in another. The stream must come out
  * gapless (positions 1..N), hold exactly the committed events, never a
  * rolled-back one, and reach the consumer in position order exactly once.
- * A second consumer then replays the whole stream from position 0.
+ * Half the writers position their own events in their transaction (they
+ * move the stream's head row themselves, as intake's registrations do);
+ * the sequencer positions the others' after commit: one stream all the
+ * same. A second consumer then replays the whole stream from position 0;
+ * an idle sequencer writes nothing.
  *
  * Needs LIAISON_PG_ADMIN_DSN (source var/services.env); skipped without. */
 #include <setjmp.h>
@@ -46,7 +50,9 @@ static void *s_writer(void *arg)
         char payload[64];
         for (int i = 0; i < n; i++) {
             snprintf(payload, sizeof payload, "w%d-r%d-e%d", w->index, round, i);
-            tb_publish(c, "orders", "liaison.test.Ok", payload, NULL);
+            /* the odd writers position their own events in their
+             * transaction; the even ones leave it to the sequencer */
+            tb_publish_as(c, "orders", "liaison.test.Ok", payload, NULL, w->index % 2 == 1);
         }
         /* ...and commits after a random delay, in a shuffled order. */
         usleep((useconds_t)(rand_r(&w->seed) % 4000));
@@ -145,6 +151,12 @@ static void test_concurrent_producers_give_a_gapless_ordered_stream(void **state
     assert_int_equal(tb_scalar(c, "SELECT count(DISTINCT seq) FROM bus_outbox"), committed);
     assert_int_equal(tb_scalar(c, "SELECT head FROM bus_stream_head WHERE stream = 'orders'"),
                      committed);
+    /* Both ways were used: rows positioned by their own transaction carry
+     * its start as both times; the sequencer's came later. */
+    assert_true(tb_scalar(c, "SELECT count(*) FROM bus_outbox WHERE sequenced_at = created_at") >
+                0);
+    assert_true(tb_scalar(c, "SELECT count(*) FROM bus_outbox WHERE sequenced_at > created_at") >
+                0);
     /* Commits did overtake allocations: some row with a smaller id got a
      * larger position (else the test proved nothing). */
     long long inversions =
@@ -217,12 +229,39 @@ static void test_a_restarted_consumer_resumes_without_duplicates(void **state)
     PQfinish(c);
 }
 
+static void test_an_idle_sequencer_writes_nothing(void **state)
+{
+    if (!s_ready || s_total_committed == 0)
+        skip();
+    PGconn *c = tb_connect();
+    assert_non_null(c);
+    /* it goes on polling (up to every 50 ms) and reads the head each time,
+     * but with nothing to position it neither locks nor updates the row */
+    const char *sql = "SELECT xmin::text::bigint FROM bus_stream_head WHERE stream = 'orders'";
+    long long before = tb_scalar(c, sql);
+    usleep(600 * 1000);
+    assert_int_equal(tb_scalar(c, sql), before);
+    /* and a positioned event is still seen: the head it reads moves */
+    assert_int_equal(tb_exec(c, "BEGIN"), 0);
+    assert_int_equal(tb_publish_as(c, "orders", "liaison.test.Ok", "idle", NULL, true), 0);
+    assert_int_equal(tb_exec(c, "COMMIT"), 0);
+    long long head = tb_scalar(c, "SELECT head FROM bus_stream_head WHERE stream = 'orders'");
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; i++) {
+        seen = bus_sequencer_head(s_producer.sequencer) == (uint64_t)head;
+        usleep(20 * 1000);
+    }
+    assert_true(seen);
+    PQfinish(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_producers_give_a_gapless_ordered_stream),
         cmocka_unit_test(test_a_new_consumer_replays_the_stream_from_zero),
         cmocka_unit_test(test_a_restarted_consumer_resumes_without_duplicates),
+        cmocka_unit_test(test_an_idle_sequencer_writes_nothing),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

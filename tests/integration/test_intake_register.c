@@ -715,6 +715,13 @@ static void test_concurrency(void)
         usleep(100000);
     }
     tap(sequenced == want_events, "all %lld ItemRegistered events sequenced", want_events);
+    /* the stream as a whole (events positioned by their registering
+     * transaction and by the sequencer alike): 1..head, each once */
+    long long holes = scalar("SELECT (SELECT head FROM %s.bus_stream_head WHERE stream = 'intake') "
+                             "- count(DISTINCT seq) + (count(*) - count(seq)) + (max(seq) - "
+                             "count(*)) FROM %s.bus_outbox WHERE stream = 'intake'",
+                             g_schema, g_schema);
+    tap(holes == 0, "the intake stream's positions are 1..head, each once (%lld off)", holes);
     /* decode every envelope: one per item, none for anything else */
     char sql[512];
     snprintf(
@@ -1152,10 +1159,23 @@ static void test_numbered_ahead(CURL *c)
 {
     long st;
     char *body = good_body("b1", "先行编号");
+    /* the daemon learns t-b's counter from a first registration, and
+     * numbers the next one ahead */
+    json_decref(
+        http_json(c, "POST", "/v1/courts/t-b/items", g_tok_b, "application/json", NULL, body, &st));
     json_t *first =
         http_json(c, "POST", "/v1/courts/t-b/items", g_tok_b, "application/json", NULL, body, &st);
     long long serial = json_integer_value(json_object_get(first, "registration_serial"));
-    tap(st == 201 && serial >= 1, "a registration of t-b (serial %lld)", serial);
+    tap(st == 201 && serial >= 2, "a registration of t-b (serial %lld)", serial);
+    /* numbered ahead, its event took its stream position in the registering
+     * transaction (009): the stream's head is its position, given at the
+     * instant it was written */
+    long long positioned = scalar(
+        "SELECT count(*) FROM (SELECT seq, sequenced_at = created_at AS at_once FROM %s.bus_outbox "
+        "WHERE type = 'liaison.v1.ItemRegistered' ORDER BY id DESC LIMIT 1) e, %s.bus_stream_head "
+        "h WHERE h.stream = 'intake' AND e.at_once AND e.seq = h.head",
+        g_schema, g_schema);
+    tap(positioned == 1, "its event was given the stream's next position in its own transaction");
     /* another writer (another instance of the daemon) registers one: its
      * item (a copy of the last one, numbered serial + 1), its event, and
      * the counter, in one transaction */
