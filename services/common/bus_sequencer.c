@@ -227,8 +227,7 @@ static void s_on_peek(pg_t *pg, const PGresult *res, const char *error, void *ar
             char batch[16];
             snprintf(batch, sizeof batch, "%u", self->batch);
             const char *params[2] = {self->stream, batch};
-            if (s_queue(self, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, s_on_ignore) ==
-                0) {
+            if (s_queue(self, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, s_on_ignore) == 0) {
                 s_queue(self, s_fence_sql, 0, NULL, s_on_ignore);
                 s_queue(self, s_round_sql, 2, params, s_on_round);
                 s_queue(self, "COMMIT", 0, NULL, s_on_commit);

@@ -240,13 +240,13 @@ static int tb_publish_as(PGconn *c, const char *stream, const char *type, const 
     const char *values[4] = {stream, id, type, (const char *)buf};
     int lengths[4] = {0, 0, 0, (int)len};
     int formats[4] = {0, 0, 0, 1};
-    PGresult *res = PQexecParams(
-        c,
-        "WITH h AS (UPDATE bus_stream_head SET head = head + 1, updated_at = now() "
-        "WHERE stream = $1 RETURNING head) "
-        "INSERT INTO bus_outbox (stream, seq, sequenced_at, event_id, type, envelope) "
-        "SELECT $1, h.head, now(), $2::uuid, $3, $4 FROM h",
-        4, NULL, values, lengths, formats, 0);
+    PGresult *res =
+        PQexecParams(c,
+                     "WITH h AS (UPDATE bus_stream_head SET head = head + 1, updated_at = now() "
+                     "WHERE stream = $1 RETURNING head) "
+                     "INSERT INTO bus_outbox (stream, seq, sequenced_at, event_id, type, envelope) "
+                     "SELECT $1, h.head, now(), $2::uuid, $3, $4 FROM h",
+                     4, NULL, values, lengths, formats, 0);
     free(buf);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     bool no_head = ok && atoi(PQcmdTuples(res)) == 0;
