@@ -47,8 +47,9 @@ struct workpool_t {
 
     pthread_mutex_t todo_mx;
     pthread_cond_t todo_cv;   /* a job a worker may take now */
-    pthread_cond_t gather_cv; /* a job for the gathering worker (s_gather) */
+    pthread_cond_t gather_cv; /* enough jobs for the gathering worker (s_gather) */
     bool gathering;
+    size_t gather_want; /* queued jobs that end the gathering */
     workpool_job_t *todo_head, *todo_tail;
     size_t todo_len;
     bool stopping;
@@ -251,6 +252,7 @@ static void s_gather(workpool_t *pool)
     size_t want = back < max ? back : max;
     pool->batching++;
     pool->gathering = true;
+    pool->gather_want = want;
     while (!pool->stopping && pool->todo_len < want &&
            pthread_cond_timedwait(&pool->gather_cv, &pool->todo_mx, &until) == 0)
         ;
@@ -498,12 +500,14 @@ int workpool_submit(workpool_t *self, workpool_job_t *job)
         self->todo_head = job;
     self->todo_tail = job;
     self->todo_len++;
-    /* Wake whoever can use it: the worker gathering the next batch, or an
-     * idle worker if one may take the job now. A batch job while batches
+    /* Wake whoever can use it: the worker gathering the next batch once
+     * what it waits for is there, or an idle worker if one may take the
+     * job now. A batch job while batches
      * run wakes nobody: the worker that ends a batch takes the next. */
-    if (job->batch && self->gathering)
-        pthread_cond_signal(&self->gather_cv);
-    else if (!job->batch || self->batching < self->ops.batches_max)
+    if (job->batch && self->gathering) {
+        if (self->todo_len >= self->gather_want)
+            pthread_cond_signal(&self->gather_cv);
+    } else if (!job->batch || self->batching < self->ops.batches_max)
         pthread_cond_signal(&self->todo_cv);
     pthread_mutex_unlock(&self->todo_mx);
     self->in_flight++;
