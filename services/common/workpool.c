@@ -502,8 +502,8 @@ int workpool_submit(workpool_t *self, workpool_job_t *job)
     self->todo_len++;
     /* Wake whoever can use it: the worker gathering the next batch once
      * what it waits for is there, or an idle worker if one may take the
-     * job now. A batch job while batches
-     * run wakes nobody: the worker that ends a batch takes the next. */
+     * job now. A batch job while batches run wakes nobody: the worker that
+     * ends a batch takes the next. */
     if (job->batch && self->gathering) {
         if (self->todo_len >= self->gather_want)
             pthread_cond_signal(&self->gather_cv);
