@@ -365,6 +365,21 @@ int metrics_on_collect(metrics_t *self, metrics_collect_fn *fn, void *arg)
     return rc;
 }
 
+void metrics_off_collect(metrics_t *self, metrics_collect_fn *fn, void *arg)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->n_hooks; i++)
+        if (self->hooks[i].fn == fn && self->hooks[i].arg == arg) {
+            memmove(&self->hooks[i], &self->hooks[i + 1],
+                    (self->n_hooks - i - 1) * sizeof self->hooks[0]);
+            self->n_hooks--;
+            break;
+        }
+    pthread_mutex_unlock(&self->lock);
+}
+
 /* ---- rendering ---------------------------------------------------------- */
 
 /* Shortest text that reads back as the same double; Prometheus spellings

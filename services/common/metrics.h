@@ -72,6 +72,8 @@ double metrics_value(metrics_series_t *series);
  * computes on demand (stream lag, timers pending). Up to 16 hooks. */
 typedef void(metrics_collect_fn)(metrics_t *self, void *arg);
 int metrics_on_collect(metrics_t *self, metrics_collect_fn *fn, void *arg);
+/* Remove a hook (its arg is about to go). */
+void metrics_off_collect(metrics_t *self, metrics_collect_fn *fn, void *arg);
 
 /* The whole registry in the text format, families in registration order.
  * Caller frees; NULL on allocation failure. */

@@ -66,6 +66,10 @@ struct workpool_t {
     workpool_job_t *done_head, *done_tail;
 
     size_t in_flight; /* loop thread only */
+
+    /* workpool_set_metrics; NULL until then (updates of NULL do nothing) */
+    metrics_t *metrics;
+    metrics_series_t *m_queued, *m_in_flight, *m_refused, *m_batch_size, *m_batch_seconds;
 };
 
 /* ---- worker side --------------------------------------------------------------- */
@@ -341,8 +345,11 @@ static void *s_worker_main(void *arg)
         size_t n = s_take(pool, jobs, max);
         pthread_mutex_unlock(&pool->todo_mx);
 
+        int64_t started_us = clock_mono_us();
         s_worker_run(w, jobs, n);
         if (jobs[0]->batch) {
+            metrics_observe(pool->m_batch_size, (double)n);
+            metrics_observe(pool->m_batch_seconds, (double)(clock_mono_us() - started_us) / 1e6);
             pthread_mutex_lock(&pool->todo_mx);
             pool->batching--;
             pool->last_batch_end_us = clock_mono_us();
@@ -363,6 +370,8 @@ static void *s_worker_main(void *arg)
 }
 
 /* ---- loop side ----------------------------------------------------------------- */
+
+static void s_collect(metrics_t *metrics, void *arg);
 
 static int s_on_done(loop_t *loop, int fd, short revents, void *arg)
 {
@@ -452,6 +461,7 @@ void workpool_destroy(workpool_t **self_p)
     if (!self_p || !*self_p)
         return;
     workpool_t *self = *self_p;
+    metrics_off_collect(self->metrics, s_collect, self);
     pthread_mutex_lock(&self->todo_mx);
     self->stopping = true;
     pthread_cond_broadcast(&self->todo_cv);
@@ -491,6 +501,7 @@ int workpool_submit(workpool_t *self, workpool_job_t *job)
     pthread_mutex_lock(&self->todo_mx);
     if (self->todo_len >= self->queue_max) {
         pthread_mutex_unlock(&self->todo_mx);
+        metrics_inc(self->m_refused);
         return -1;
     }
     job->next = NULL;
@@ -518,6 +529,51 @@ void workpool_free_job(workpool_t *self, workpool_job_t *job)
 {
     if (job)
         self->ops.free(job);
+}
+
+static void s_collect(metrics_t *metrics, void *arg)
+{
+    workpool_t *self = arg;
+    pthread_mutex_lock(&self->todo_mx);
+    size_t queued = self->todo_len;
+    pthread_mutex_unlock(&self->todo_mx);
+    metrics_set(self->m_queued, (double)queued);
+    metrics_set(self->m_in_flight, (double)self->in_flight);
+}
+
+int workpool_set_metrics(workpool_t *self, metrics_t *metrics)
+{
+    /* a batch runs for milliseconds (one transaction); seconds mean trouble */
+    static const double s_seconds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                       0.1,    0.25,  0.5,   1,     2.5,  5,    10};
+    static const double s_sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+    metrics_family_t *queued = metrics_add_gauge(metrics, "liaison_workpool_queued",
+                                                 "Jobs waiting for a worker, by pool.", "pool");
+    metrics_family_t *in_flight =
+        metrics_add_gauge(metrics, "liaison_workpool_in_flight",
+                          "Jobs submitted and not yet answered, by pool.", "pool");
+    metrics_family_t *refused = metrics_add_counter(
+        metrics, "liaison_workpool_refused_total",
+        "Jobs refused because the pool's queue was full (answered 503).", "pool");
+    metrics_family_t *size = metrics_add_histogram(
+        metrics, "liaison_workpool_batch_size", "Jobs per batch (one transaction), by pool.",
+        "pool", s_sizes, sizeof s_sizes / sizeof s_sizes[0]);
+    metrics_family_t *seconds = metrics_add_histogram(
+        metrics, "liaison_workpool_batch_seconds",
+        "Time a worker spent on a batch, from its start to its answers, by pool.", "pool",
+        s_seconds, sizeof s_seconds / sizeof s_seconds[0]);
+    if (!queued || !in_flight || !refused || !size || !seconds)
+        return -1;
+    const char *name = self->ops.name;
+    self->m_queued = metrics_series(queued, name);
+    self->m_in_flight = metrics_series(in_flight, name);
+    self->m_refused = metrics_series(refused, name);
+    self->m_batch_size = metrics_series(size, name);
+    self->m_batch_seconds = metrics_series(seconds, name);
+    if (metrics_on_collect(metrics, s_collect, self) < 0)
+        return -1;
+    self->metrics = metrics;
+    return 0;
 }
 
 size_t workpool_in_flight(workpool_t *self)

@@ -40,6 +40,7 @@
 
 #include "common/clock.h"
 #include "common/loop.h"
+#include "common/metrics.h"
 
 typedef struct workpool_t workpool_t;
 typedef struct workpool_worker_t workpool_worker_t;
@@ -93,6 +94,17 @@ typedef struct {
     /* Free a job the pool still holds when it is destroyed (required). */
     void (*free)(workpool_job_t *job);
 } workpool_ops_t;
+
+/* Export the pool's queue to the daemon's metrics, as series of
+ * pool="<ops.name>":
+ *   liaison_workpool_queued              jobs waiting for a worker
+ *   liaison_workpool_in_flight           jobs submitted and not yet back
+ *   liaison_workpool_refused_total       jobs refused, the queue being full
+ *   liaison_workpool_batch_size          jobs per batch (group commit)
+ *   liaison_workpool_batch_seconds       a batch's run, from start to answers
+ * Loop thread, once, before jobs are submitted. 0, or -1 when the families
+ * cannot be registered. */
+int workpool_set_metrics(workpool_t *self, metrics_t *metrics);
 
 /* A job run once by the first worker that connects (intake's bootstrap
  * token): 0 when done, -1 to let the next connection try again. */

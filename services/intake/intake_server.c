@@ -170,7 +170,8 @@ intake_t *intake_new(daemon_t *daemon)
     unsigned gather_us = (unsigned)(config_duration_ms(config, "intake", "batch_gather") * 1000);
     self->pool = intake_pool_new(daemon_loop(daemon), conninfo, workers, QUEUE_MAX, gather_us,
                                  daemon_clock(daemon), s_on_done, self);
-    if (!self->pool || !(self->jobs = http_jobs_new(intake_pool_work(self->pool))))
+    if (!self->pool || !(self->jobs = http_jobs_new(intake_pool_work(self->pool))) ||
+        workpool_set_metrics(intake_pool_work(self->pool), m) != 0)
         goto fail;
     const char *token_file = config_str(config, "intake", "bootstrap_token_file");
     if (*token_file) {

@@ -142,7 +142,8 @@ routing_t *routing_new(daemon_t *daemon)
     self->pool = routing_pool_new(daemon_loop(daemon), conninfo, workers, QUEUE_MAX,
                                   daemon_clock(daemon), s_on_done, self);
     free(conninfo);
-    if (!self->pool || !(self->jobs = http_jobs_new(self->pool)))
+    if (!self->pool || !(self->jobs = http_jobs_new(self->pool)) ||
+        workpool_set_metrics(self->pool, daemon_metrics(daemon)) != 0)
         goto fail;
     /* Our stream first, so a command answered before the consumer catches up
      * is already announced; then intake's stream (items, tokens, directory). */

@@ -1431,6 +1431,39 @@ static void test_rls(void)
     PQfinish(c);
 }
 
+/* ---- what an operator sees -------------------------------------------------- */
+
+/* One value of the daemon's /metrics, e.g. `liaison_workpool_queued{pool="intake"}`;
+ * -1 when absent. */
+static double metric(CURL *c, const char *series)
+{
+    resp_t r;
+    double v = -1;
+    size_t len = strlen(series);
+    if (http(c, "GET", "/metrics", NULL, NULL, NULL, NULL, 0, &r) == 0 && r.status == 200)
+        for (const char *p = r.body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+            if (strncmp(p, series, len) == 0 && p[len] == ' ') {
+                v = strtod(p + len + 1, NULL);
+                break;
+            }
+    free(r.body);
+    return v;
+}
+
+static void test_metrics(CURL *c)
+{
+    /* after the 4,000 concurrent registrations: batches of several, nothing
+     * left in the queue */
+    double batches = metric(c, "liaison_workpool_batch_size_count{pool=\"intake\"}");
+    double jobs = metric(c, "liaison_workpool_batch_size_sum{pool=\"intake\"}");
+    tap(jobs >= ITEMS && batches > 0 && batches < jobs,
+        "metrics: %.0f registrations in %.0f batches (group commit)", jobs, batches);
+    tap(metric(c, "liaison_workpool_queued{pool=\"intake\"}") == 0 &&
+            metric(c, "liaison_workpool_refused_total{pool=\"intake\"}") == 0 &&
+            metric(c, "liaison_workpool_batch_seconds_count{pool=\"intake\"}") == batches,
+        "metrics: nothing queued, nothing refused, every batch timed");
+}
+
 int main(void)
 {
     const char *dsn = getenv("LIAISON_PG_ADMIN_DSN");
@@ -1469,6 +1502,7 @@ int main(void)
         test_batch_mixed();
         test_batch_rollback();
         test_concurrency();
+        test_metrics(c);
     }
     curl_easy_cleanup(c);
     PQfinish(g_admin);

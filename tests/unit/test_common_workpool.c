@@ -2,14 +2,15 @@
  * connections and come back once, on the loop thread; batch jobs run
  * together, one batch at a time, never two jobs the ops keep apart; a full
  * queue refuses; without a database every job is answered unavailable; the
- * startup job runs once. Skipped without a database, except what needs
- * none. */
+ * startup job runs once; the queue, the refusals and the batches show in
+ * the metrics. Skipped without a database, except what needs none. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ typedef struct {
 typedef struct {
     loop_t *loop;
     liaison_clock_t *clock;
+    metrics_t *metrics;
     workpool_t *pool;
     job_t jobs[JOBS];
     atomic_int done;
@@ -132,6 +134,8 @@ static int setup(void **state)
     char *error = NULL;
     f->clock = clock_new("real", "development", NULL, &error);
     assert_non_null(f->clock);
+    f->metrics = metrics_new();
+    assert_non_null(f->metrics);
     f->loop_thread = pthread_self();
     g_f = f;
     *state = f;
@@ -142,6 +146,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     workpool_destroy(&f->pool);
+    metrics_destroy(&f->metrics);
     clock_destroy(&f->clock);
     loop_destroy(&f->loop);
     free(f);
@@ -153,6 +158,24 @@ static void s_start(fixture_t *f, const char *conninfo, size_t queue_max)
 {
     f->pool = workpool_new(f->loop, &s_ops, f, conninfo, 2, queue_max, f->clock);
     assert_non_null(f->pool);
+    assert_int_equal(workpool_set_metrics(f->pool, f->metrics), 0);
+}
+
+/* The value of one line of the rendered metrics, e.g.
+ * `liaison_workpool_batch_size_count{pool="test"}`; -1 when absent. */
+static double s_metric(fixture_t *f, const char *series)
+{
+    char *text = metrics_render(f->metrics);
+    assert_non_null(text);
+    double v = -1;
+    size_t len = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, len) == 0 && p[len] == ' ') {
+            v = strtod(p + len + 1, NULL);
+            break;
+        }
+    free(text);
+    return v;
 }
 
 static const char *s_dsn_or_skip(void)
@@ -200,6 +223,14 @@ static void test_batches_one_at_a_time_keep_apart(void **state)
     }
     assert_true(test_run_until(f->loop, s_all_done, f, 20000));
     int batches = atomic_load(&f->batches);
+    /* what an operator sees: every batch and every job in one, nothing
+     * queued or in flight any more */
+    assert_true(s_metric(f, "liaison_workpool_batch_size_count{pool=\"test\"}") == batches);
+    assert_true(s_metric(f, "liaison_workpool_batch_size_sum{pool=\"test\"}") == JOBS);
+    assert_true(s_metric(f, "liaison_workpool_batch_seconds_count{pool=\"test\"}") == batches);
+    assert_true(s_metric(f, "liaison_workpool_batch_seconds_sum{pool=\"test\"}") > 0);
+    assert_true(s_metric(f, "liaison_workpool_queued{pool=\"test\"}") == 0);
+    assert_true(s_metric(f, "liaison_workpool_in_flight{pool=\"test\"}") == 0);
     assert_true(batches < JOBS);                         /* jobs ran together */
     assert_true(batches >= JOBS / (int)s_ops.batch_max); /* at most batch_max each */
     assert_int_equal(atomic_load(&f->max_running_batches), 1);
@@ -221,6 +252,8 @@ static void test_full_queue_refuses(void **state)
     for (int i = 0; i < JOBS; i++)
         accepted += workpool_submit(f->pool, &f->jobs[i].base) == 0;
     assert_true(accepted >= 3 && accepted < JOBS);
+    assert_true(s_metric(f, "liaison_workpool_refused_total{pool=\"test\"}") == JOBS - accepted);
+    assert_true(s_metric(f, "liaison_workpool_in_flight{pool=\"test\"}") == accepted);
 }
 
 static bool s_n_done(void *arg)
