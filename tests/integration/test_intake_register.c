@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/test_metrics.h"
 #include "common/bus.h"
 #include "liaison/v1/directory.pb-c.h"
 #include "liaison/v1/envelope.pb-c.h"
@@ -1439,13 +1440,8 @@ static double metric(CURL *c, const char *series)
 {
     resp_t r;
     double v = -1;
-    size_t len = strlen(series);
     if (http(c, "GET", "/metrics", NULL, NULL, NULL, NULL, 0, &r) == 0 && r.status == 200)
-        for (const char *p = r.body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-            if (strncmp(p, series, len) == 0 && p[len] == ' ') {
-                v = strtod(p + len + 1, NULL);
-                break;
-            }
+        v = test_metric_value(r.body, series);
     free(r.body);
     return v;
 }

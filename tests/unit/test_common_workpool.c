@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../lib/test_loop.h"
+#include "../lib/test_metrics.h"
 #include "common/workpool.h"
 
 enum { JOBS = 40 };
@@ -161,19 +162,12 @@ static void s_start(fixture_t *f, const char *conninfo, size_t queue_max)
     assert_int_equal(workpool_set_metrics(f->pool, f->metrics), 0);
 }
 
-/* The value of one line of the rendered metrics, e.g.
- * `liaison_workpool_batch_size_count{pool="test"}`; -1 when absent. */
+/* The value of one series of the rendered metrics; -1 when absent. */
 static double s_metric(fixture_t *f, const char *series)
 {
     char *text = metrics_render(f->metrics);
     assert_non_null(text);
-    double v = -1;
-    size_t len = strlen(series);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, series, len) == 0 && p[len] == ' ') {
-            v = strtod(p + len + 1, NULL);
-            break;
-        }
+    double v = test_metric_value(text, series);
     free(text);
     return v;
 }
