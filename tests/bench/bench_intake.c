@@ -7,8 +7,9 @@
  *
  * Each client is a thread with one keep-alive connection that registers
  * items back to back (each with its own Idempotency-Key), timing every
- * request. Prints one line: count, rate, p50 and p99 latency (and refusals,
- * which must be 0). Driven by tests/bench/intake.sh (make bench-intake).
+ * request. Prints one line: count, rate, p50 and p99 latency, refusals
+ * (which must be 0) and the CPU the clients used. Driven by
+ * tests/bench/intake.sh (make bench-intake).
  */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 typedef struct {
@@ -181,10 +183,15 @@ int main(int argc, char **argv)
     }
     qsort(all, total, sizeof *all, s_cmp);
     double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)total * 0.99)] : 0;
+    /* the clients' own CPU, for the report's breakdown (tests/bench/intake.sh) */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     printf(
         "registrations=%zu seconds=%.2f rate=%.1f p50_ms=%.2f p99_ms=%.2f refused=%zu clients=%d "
-        "courts=%d\n",
-        total, elapsed, (double)total / elapsed, p50, p99, refused, clients, n_courts);
+        "courts=%d cpu_s=%.3f\n",
+        total, elapsed, (double)total / elapsed, p50, p99, refused, clients, n_courts, cpu_s);
     free(all);
     free(cl);
     free(th);
