@@ -74,6 +74,11 @@ static const key_def_t s_keys[] = {
      * its predecessor answered, while the load goes on (0 = never waits;
      * common/workpool.h, gather_us) */
     {"intake", "batch_gather", T_DURATION, "1ms", 0, 0, NULL, 0},
+    /* intake: how long a worker trusts what it read of a token, a court or a
+     * deputy; a change made through this daemon is seen at once, one made
+     * elsewhere (another instance, the database) within this time (0 = read
+     * them for every request) */
+    {"intake", "cache_ttl", T_DURATION, "5s", 0, 0, NULL, 0},
     /* intake: a file holding a token ensured as an operator token at start ("" = none) */
     {"intake", "bootstrap_token_file", T_STRING, "", 0, 0, NULL, 0},
 

@@ -111,8 +111,12 @@ bool intake_authorize(intake_job_t *job, const intake_principal_t *p, const char
  * -1 when the court does not exist (or is inactive). fresh forces a read. */
 int intake_worker_court(intake_worker_t *w, const char *court, bool fresh, char *zone,
                         size_t zone_size, char *tmpl, size_t tmpl_size);
-/* Forget cached tokens, courts and deputies (after a change). */
+/* Forget cached tokens, courts and deputies (a new connection). */
 void intake_worker_forget(intake_worker_t *w);
+/* The directory or a token changed (committed): every worker forgets what
+ * it cached before its next job, so the change holds for the very next
+ * request whichever worker takes it. */
+void intake_worker_changed(intake_worker_t *w);
 
 /* A deputy of the court's roster, named by code or id, as item_claim()
  * snapshots it (a JSON object), for registrations numbered ahead of their
@@ -146,10 +150,12 @@ typedef struct intake_pool_t intake_pool_t;
 typedef void(intake_done_fn)(intake_job_t *job, void *arg);
 
 /* gather_us: how long a batch may wait for more registrations under load
- * ([intake] batch_gather; workpool_ops_t.gather_us). */
+ * ([intake] batch_gather; workpool_ops_t.gather_us). cache_ttl_us: how long
+ * a worker trusts what it read of a token, a court or a deputy ([intake]
+ * cache_ttl; 0 = it reads them for every request). */
 intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers, size_t queue_max,
-                               unsigned gather_us, liaison_clock_t *clock, intake_done_fn *done,
-                               void *arg);
+                               unsigned gather_us, int64_t cache_ttl_us, liaison_clock_t *clock,
+                               intake_done_fn *done, void *arg);
 /* Stops the workers after their current job; unfinished jobs are freed
  * (their requests are answered by the HTTP server's shutdown). */
 void intake_pool_destroy(intake_pool_t **self_p);

@@ -418,7 +418,7 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
     } else {
         intake_sql_rollback(conn);
     }
-    intake_worker_forget(w);
+    intake_worker_changed(w);
     const char *gp[1] = {job->court};
     if (intake_sql_begin(conn, job->court) == 0 &&
         (res = intake_sql(conn, "SELECT " COURT_JSON " FROM court WHERE court_id = $1", 1, gp,
@@ -1281,6 +1281,8 @@ void intake_directory_import(intake_worker_t *w, intake_job_t *job)
     }
     tx = false;
     job->published = created + changed > 0;
+    if (job->published)
+        intake_worker_changed(w);
     intake_job_answer(job, 200,
                       json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "court", job->court, "kind",
                                 def->kind, "rows", (json_int_t)json_array_size(checked), "created",
@@ -1439,6 +1441,7 @@ void intake_deputy_end_term(intake_worker_t *w, intake_job_t *job)
         goto out;
     }
     job->published = true;
+    intake_worker_changed(w);
     intake_job_answer(job, 200, row);
 out:
     PQclear(res);
@@ -1534,7 +1537,7 @@ void intake_token_revoke(intake_worker_t *w, intake_job_t *job)
         goto out;
     }
     job->published = true;
-    intake_worker_forget(w);
+    intake_worker_changed(w);
     intake_job_answer(job, 200, json_pack("{s:s, s:b}", "token_sha256", job->id, "revoked", 1));
 out:
     PQclear(res);

@@ -10,6 +10,7 @@
  * never share a batch: the second must see the first one committed.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +25,6 @@
 
 #define CACHE_SIZE        64
 #define DEPUTY_CACHE_SIZE 256
-/* How long a worker trusts what it read about a token or a court. A revoked
- * token or a changed court is seen within this time; every registration
- * still re-checks its court's zone and template inside its transaction. */
-#define CACHE_TTL_US (5 * 1000000LL)
 
 typedef struct {
     char key[65];
@@ -68,6 +65,7 @@ typedef struct {
     size_t court_next;
     deputy_entry_t deputies[DEPUTY_CACHE_SIZE];
     size_t deputy_next;
+    uint64_t changes_seen; /* the pool's changes when these were last emptied */
 } worker_cache_t;
 
 /* What the workers share (workpool_worker_arg). */
@@ -81,6 +79,18 @@ struct intake_pool_t {
     pthread_mutex_t serial_mx;
     serial_entry_t serials[CACHE_SIZE];
     uint64_t serial_clock;
+
+    /* How long a worker trusts what it read about a token, a court or a
+     * deputy ([intake] cache_ttl). A change made through another instance
+     * of the daemon, or in the database directly, is seen within this time;
+     * one made through this daemon at once (changes). Every registration
+     * still re-checks its court, its deputies and its department inside its
+     * transaction. */
+    int64_t cache_ttl_us;
+    /* Directory changes and token revocations committed through this
+     * daemon: a worker whose caches are older empties them before its next
+     * job (intake_worker_changed). */
+    atomic_uint_fast64_t changes;
 };
 
 _Static_assert(offsetof(intake_job_t, work) == 0, "the pool's part comes first");
@@ -263,9 +273,27 @@ void *intake_worker_startup_arg(intake_worker_t *w)
 void intake_worker_forget(intake_worker_t *w)
 {
     worker_cache_t *c = s_cache(w);
-    memset(c->tokens, 0, sizeof c->tokens);
-    memset(c->courts, 0, sizeof c->courts);
-    memset(c->deputies, 0, sizeof c->deputies);
+    uint64_t seen = c->changes_seen;
+    memset(c, 0, sizeof *c);
+    c->changes_seen = seen;
+}
+
+void intake_worker_changed(intake_worker_t *w)
+{
+    uint64_t now = atomic_fetch_add(&s_pool(w)->changes, 1) + 1;
+    intake_worker_forget(w);
+    s_cache(w)->changes_seen = now;
+}
+
+/* Before each job: empty the caches if the directory or a token changed
+ * through another worker since they were last emptied. */
+static void s_cache_sync(intake_worker_t *w)
+{
+    uint64_t now = atomic_load(&s_pool(w)->changes);
+    if (s_cache(w)->changes_seen != now) {
+        intake_worker_forget(w);
+        s_cache(w)->changes_seen = now;
+    }
 }
 
 int intake_worker_deputy(intake_worker_t *w, const char *court, const char *given, char *snapshot,
@@ -308,7 +336,7 @@ int intake_worker_deputy(intake_worker_t *w, const char *court, const char *give
         snprintf(e->court, sizeof e->court, "%s", court);
         snprintf(e->given, sizeof e->given, "%s", given);
         snprintf(e->snapshot, sizeof e->snapshot, "%s", PQgetvalue(res[2], 0, 0));
-        e->expires_us = now + CACHE_TTL_US;
+        e->expires_us = now + s_pool(w)->cache_ttl_us;
         if (strlen(e->snapshot) >= size)
             rc = -1;
         else
@@ -411,7 +439,7 @@ bool intake_worker_auth(intake_worker_t *w, intake_job_t *job, intake_principal_
         hit = &c->tokens[c->token_next++ % CACHE_SIZE];
         memset(hit, 0, sizeof *hit);
         snprintf(hit->key, sizeof hit->key, "%s", job->token_hash);
-        hit->expires_us = now + CACHE_TTL_US;
+        hit->expires_us = now + s_pool(w)->cache_ttl_us;
         hit->found =
             PQntuples(res) == 1 &&
             (hit->principal.role = auth_role_parse(PQgetvalue(res, 0, 0))) != AUTH_ROLE_UNKNOWN;
@@ -494,7 +522,7 @@ int intake_worker_court(intake_worker_t *w, const char *court, bool fresh, char 
         snprintf(hit->court, sizeof hit->court, "%s", court);
         snprintf(hit->zone, sizeof hit->zone, "%s", PQgetvalue(res, 0, 0));
         snprintf(hit->tmpl, sizeof hit->tmpl, "%s", PQgetvalue(res, 0, 1));
-        hit->expires_us = now + CACHE_TTL_US;
+        hit->expires_us = now + s_pool(w)->cache_ttl_us;
         PQclear(res);
     }
     snprintf(zone, zone_size, "%s", hit->zone);
@@ -507,6 +535,7 @@ int intake_worker_court(intake_worker_t *w, const char *court, bool fresh, char 
 static void s_run(workpool_worker_t *w, workpool_job_t *work)
 {
     intake_job_t *job = (intake_job_t *)work;
+    s_cache_sync(w);
     job->run(w, job);
 }
 
@@ -515,6 +544,7 @@ static void s_run_batch(workpool_worker_t *w, workpool_job_t **work, size_t n)
     intake_job_t *jobs[INTAKE_BATCH_MAX];
     for (size_t i = 0; i < n; i++)
         jobs[i] = (intake_job_t *)work[i];
+    s_cache_sync(w);
     /* registrations are the only batches */
     intake_item_register_batch(w, jobs, n);
 }
@@ -572,14 +602,16 @@ static const workpool_ops_t s_ops = {
 };
 
 intake_pool_t *intake_pool_new(loop_t *loop, const char *conninfo, size_t workers, size_t queue_max,
-                               unsigned gather_us, liaison_clock_t *clock, intake_done_fn *done,
-                               void *arg)
+                               unsigned gather_us, int64_t cache_ttl_us, liaison_clock_t *clock,
+                               intake_done_fn *done, void *arg)
 {
     intake_pool_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->done_fn = done;
     self->done_arg = arg;
+    self->cache_ttl_us = cache_ttl_us;
+    atomic_init(&self->changes, 0);
     pthread_mutex_init(&self->serial_mx, NULL);
     /* [intake] batch_gather, while the load goes on: a batch ended less
      * than twenty windows ago */

@@ -168,8 +168,9 @@ intake_t *intake_new(daemon_t *daemon)
 
     size_t workers = (size_t)config_int(config, "intake", "workers");
     unsigned gather_us = (unsigned)(config_duration_ms(config, "intake", "batch_gather") * 1000);
+    int64_t cache_ttl_us = (int64_t)config_duration_ms(config, "intake", "cache_ttl") * 1000;
     self->pool = intake_pool_new(daemon_loop(daemon), conninfo, workers, QUEUE_MAX, gather_us,
-                                 daemon_clock(daemon), s_on_done, self);
+                                 cache_ttl_us, daemon_clock(daemon), s_on_done, self);
     if (!self->pool || !(self->jobs = http_jobs_new(intake_pool_work(self->pool))) ||
         workpool_set_metrics(intake_pool_work(self->pool), m) != 0)
         goto fail;

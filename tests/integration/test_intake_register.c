@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../lib/test_metrics.h"
+#include "common/auth.h"
 #include "common/bus.h"
 #include "liaison/v1/directory.pb-c.h"
 #include "liaison/v1/envelope.pb-c.h"
@@ -1446,6 +1447,77 @@ static double metric(CURL *c, const char *series)
     return v;
 }
 
+static size_t s_sink(char *p, size_t size, size_t n, void *arg)
+{
+    return size * n;
+}
+
+/* n requests of path with token at once (curl multi: n connections, so the
+ * daemon's workers take them side by side); how many were answered status. */
+static int parallel_status(const char *token, const char *path, int n, long status)
+{
+    CURLM *m = curl_multi_init();
+    CURL *h[64];
+    char url[512], auth[256];
+    struct curl_slist *hs = NULL;
+    snprintf(url, sizeof url, "%s%s", g_url, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    hs = curl_slist_append(hs, auth);
+    n = n > 64 ? 64 : n;
+    for (int i = 0; i < n; i++) {
+        h[i] = curl_easy_init();
+        curl_easy_setopt(h[i], CURLOPT_URL, url);
+        curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hs);
+        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, s_sink);
+        curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 10L);
+        curl_multi_add_handle(m, h[i]);
+    }
+    int running = 1;
+    while (running > 0) {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running > 0)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    int got = 0;
+    for (int i = 0; i < n; i++) {
+        long st = 0;
+        curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &st);
+        got += st == status;
+        curl_multi_remove_handle(m, h[i]);
+        curl_easy_cleanup(h[i]);
+    }
+    curl_slist_free_all(hs);
+    curl_multi_cleanup(m);
+    return got;
+}
+
+/* A revoked token is refused from the very next request, whichever worker
+ * takes it: the workers that had it cached forget it (intake_worker_changed),
+ * they do not wait for the cache to expire. */
+static void test_token_revoked(CURL *c)
+{
+    char tok[128], hash[65], path[128];
+    if (make_token(c, "liaison_office", "t-a", tok) != 0) {
+        tap(false, "token revoked: a new token");
+        return;
+    }
+    const char *read = "/v1/courts/t-a/items?limit=1";
+    int before = parallel_status(tok, read, 32, 200);
+    tap(before == 32, "token revoked: before, 32 reads at once are answered (%d of 32)", before);
+    auth_hash(tok, hash);
+    snprintf(path, sizeof path, "/v1/tokens/%s/revoke", hash);
+    long st;
+    json_t *j = http_json(c, "POST", path, g_op, "application/json", NULL, "{}", &st);
+    tap(st == 200 && json_is_true(json_object_get(j, "revoked")), "token revoked: revoke -> 200");
+    json_decref(j);
+    int after = parallel_status(tok, read, 32, 401);
+    tap(after == 32, "token revoked: at once, 32 reads at once are refused 401 (%d of 32)", after);
+    j = http_json(c, "GET", read, g_tok_a, NULL, NULL, NULL, &st);
+    tap(st == 200, "token revoked: another token of the court still reads -> %ld", st);
+    json_decref(j);
+}
+
 static void test_metrics(CURL *c)
 {
     /* after the 4,000 concurrent registrations: batches of several, nothing
@@ -1499,6 +1571,7 @@ int main(void)
         test_batch_rollback();
         test_concurrency();
         test_metrics(c);
+        test_token_revoked(c);
     }
     curl_easy_cleanup(c);
     PQfinish(g_admin);
