@@ -415,10 +415,10 @@ void intake_court_put(intake_worker_t *w, intake_job_t *job)
             goto out;
         }
         job->published = true;
+        intake_worker_changed(w);
     } else {
         intake_sql_rollback(conn);
     }
-    intake_worker_changed(w);
     const char *gp[1] = {job->court};
     if (intake_sql_begin(conn, job->court) == 0 &&
         (res = intake_sql(conn, "SELECT " COURT_JSON " FROM court WHERE court_id = $1", 1, gp,

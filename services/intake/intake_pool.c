@@ -270,19 +270,22 @@ void *intake_worker_startup_arg(intake_worker_t *w)
     return s_pool(w)->startup_arg;
 }
 
-void intake_worker_forget(intake_worker_t *w)
+/* Empty a worker's caches, as of the pool's changes count `seen`. */
+static void s_cache_empty(intake_worker_t *w, uint64_t seen)
 {
     worker_cache_t *c = s_cache(w);
-    uint64_t seen = c->changes_seen;
     memset(c, 0, sizeof *c);
     c->changes_seen = seen;
 }
 
+void intake_worker_forget(intake_worker_t *w)
+{
+    s_cache_empty(w, s_cache(w)->changes_seen);
+}
+
 void intake_worker_changed(intake_worker_t *w)
 {
-    uint64_t now = atomic_fetch_add(&s_pool(w)->changes, 1) + 1;
-    intake_worker_forget(w);
-    s_cache(w)->changes_seen = now;
+    s_cache_empty(w, atomic_fetch_add(&s_pool(w)->changes, 1) + 1);
 }
 
 /* Before each job: empty the caches if the directory or a token changed
@@ -290,10 +293,8 @@ void intake_worker_changed(intake_worker_t *w)
 static void s_cache_sync(intake_worker_t *w)
 {
     uint64_t now = atomic_load(&s_pool(w)->changes);
-    if (s_cache(w)->changes_seen != now) {
-        intake_worker_forget(w);
-        s_cache(w)->changes_seen = now;
-    }
+    if (s_cache(w)->changes_seen != now)
+        s_cache_empty(w, now);
 }
 
 int intake_worker_deputy(intake_worker_t *w, const char *court, const char *given, char *snapshot,
