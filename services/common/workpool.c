@@ -348,11 +348,12 @@ static void *s_worker_main(void *arg)
         int64_t started_us = clock_mono_us();
         s_worker_run(w, jobs, n);
         if (jobs[0]->batch) {
+            int64_t ended_us = clock_mono_us();
             metrics_observe(pool->m_batch_size, (double)n);
-            metrics_observe(pool->m_batch_seconds, (double)(clock_mono_us() - started_us) / 1e6);
+            metrics_observe(pool->m_batch_seconds, (double)(ended_us - started_us) / 1e6);
             pthread_mutex_lock(&pool->todo_mx);
             pool->batching--;
-            pool->last_batch_end_us = clock_mono_us();
+            pool->last_batch_end_us = ended_us;
             pool->last_batch_size = n;
             pool->last_batch_queued = pool->todo_len;
             /* What gathered meanwhile is the next batch. Nobody is woken
