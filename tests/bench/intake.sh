@@ -50,15 +50,14 @@ psql -X -q -v ON_ERROR_STOP=1 "$LIAISON_PG_ADMIN_DSN" -c \
 echo "INSERT INTO $INTAKE_SCHEMA.bench_row (court_id, title) VALUES ('bench', '压测登记');" >"$INTAKE_DIR/insert.sql"
 
 TICK=$(getconf CLK_TCK)
-# the machine's busy and total time (ticks), a process's (ticks), a metric
+# the machine's busy and total time (ticks), a process's (ticks)
 machine_cpu() { awk '/^cpu /{b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6}' /proc/stat; }
 proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-metric() { curl -fsS "$INTAKE_URL/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 pg_rates="" pg_lats="" rates="" p50s="" p99s=""
 pg_n=0 pg_busy=0 pg_total=0
-n_all=0 busy=0 total=0 daemon=0 client=0 b_sum=0 b_count=0 b_secs=0
+n_all=0 busy=0 total=0 daemon=0 client=0
 for round in $(seq 1 "$ROUNDS"); do
   read -r b0 t0 < <(machine_cpu)
   pg_out=$(pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_" -f "$INTAKE_DIR/insert.sql" \
@@ -71,9 +70,6 @@ for round in $(seq 1 "$ROUNDS"); do
   pg_n=$((pg_n + $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$pg_out")))
   pg_busy=$((pg_busy + b1 - b0)) pg_total=$((pg_total + t1 - t0))
 
-  s0=$(metric 'liaison_workpool_batch_size_sum{pool="intake"}')
-  c0=$(metric 'liaison_workpool_batch_size_count{pool="intake"}')
-  w0=$(metric 'liaison_workpool_batch_seconds_sum{pool="intake"}')
   d0=$(proc_cpu "$INTAKE_PID")
   read -r b0 t0 < <(machine_cpu)
   out=$("$ROOT/$B/tests/bench_intake" --url "$INTAKE_URL" --token "$toks" --court "$courts" \
@@ -85,10 +81,13 @@ for round in $(seq 1 "$ROUNDS"); do
   n_all=$((n_all + $(field registrations)))
   busy=$((busy + b1 - b0)) total=$((total + t1 - t0)) daemon=$((daemon + d1 - d0))
   client=$(awk -v a="$client" -v b="$(field cpu_s)" 'BEGIN {print a + b}')
-  b_sum=$(awk -v a="$b_sum" -v x="$(metric 'liaison_workpool_batch_size_sum{pool="intake"}')" -v y="$s0" 'BEGIN {print a + x - y}')
-  b_count=$(awk -v a="$b_count" -v x="$(metric 'liaison_workpool_batch_size_count{pool="intake"}')" -v y="$c0" 'BEGIN {print a + x - y}')
-  b_secs=$(awk -v a="$b_secs" -v x="$(metric 'liaison_workpool_batch_seconds_sum{pool="intake"}')" -v y="$w0" 'BEGIN {print a + x - y}')
 done
+# the daemon registered nothing but the rounds': its totals are theirs
+read -r b_sum b_count b_secs < <(curl -fsS "$INTAKE_URL/metrics" | awk '
+  $1 == "liaison_workpool_batch_size_sum{pool=\"intake\"}" {s = $2}
+  $1 == "liaison_workpool_batch_size_count{pool=\"intake\"}" {c = $2}
+  $1 == "liaison_workpool_batch_seconds_sum{pool=\"intake\"}" {w = $2}
+  END {print s + 0, c + 0, w + 0}')
 
 pg_tps=$(median <<<"$pg_rates") pg_lat=$(median <<<"$pg_lats")
 rate=$(median <<<"$rates") p50=$(median <<<"$p50s") p99=$(median <<<"$p99s")
